@@ -1,0 +1,85 @@
+"""Domain types for banks and their entries, independent of the storage layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from safehold.errors import InvalidInputError
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Category:
+    """A category always stored with its scheme, e.g. ``ncmec-industry:A1`` or ``vics:1``.
+
+    Schemes in use: ``ncmec-industry`` (NCMEC industry hash-sharing categories A1/A2/B1/B2),
+    ``vics`` (Project VIC VICS categories 0-4), ``uk-caid`` (UK CAID A/B/C), ``local``.
+    """
+
+    scheme: str
+    code: str
+
+    @classmethod
+    def parse(cls, text: str) -> Category:
+        """Parse ``"scheme:code"``.
+
+        Raises:
+            InvalidInputError: no colon, or an empty scheme or code.
+        """
+        scheme, sep, code = text.strip().partition(":")
+        if not sep or not scheme.strip() or not code.strip():
+            raise InvalidInputError(
+                f"category {text!r} must be written scheme:code, e.g. ncmec-industry:A1"
+            )
+        return cls(scheme.strip().lower(), code.strip())
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Bank:
+    """A named hash list.
+
+    Attributes:
+        thresholds: per signal type distance thresholds overriding the defaults
+            (e.g. ``{"pdq": 24}``); absent types use the signal type's default.
+    """
+
+    id: int
+    name: str
+    description: str
+    source: str
+    enabled: bool
+    created_at: datetime
+    thresholds: dict[str, int] = field(default_factory=dict)
+    entry_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry to add to a bank; ``value`` must already be in canonical form."""
+
+    signal_type: str
+    value: str
+    quality: int | None = None
+    category: Category | None = None
+    source: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntry:
+    """A stored bank entry (a signal in a bank)."""
+
+    id: int
+    bank_id: int
+    bank_name: str
+    signal_type: str
+    value: str
+    quality: int | None
+    category: Category | None
+    source: str
+    note: str
+    added_at: datetime
+    enabled: bool

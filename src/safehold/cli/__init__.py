@@ -1,0 +1,1 @@
+"""Safehold's command line (Typer + Rich), one module per command group."""

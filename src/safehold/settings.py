@@ -1,0 +1,49 @@
+"""One typed settings object, read from ``SAFEHOLD_*`` environment variables.
+
+Every setting is documented in ``docs/settings.md`` (a test checks that the two agree).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_path
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (``~/.local/share/safehold`` on Linux)."""
+    return user_data_path("safehold", appauthor=False)
+
+
+class Settings(BaseSettings):
+    """Safehold's configuration; field ``x`` is read from ``SAFEHOLD_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFEHOLD_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    pdq_min_quality: int = Field(50, ge=0, le=100)
+    pdq_threshold: int = Field(31, ge=0, le=256)
+    vpdq_frame_threshold: int = Field(31, ge=0, le=256)
+    vpdq_query_match_percent: float = Field(80.0, ge=0, le=100)
+    vpdq_bank_match_percent: float = Field(80.0, ge=0, le=100)
+    vpdq_seconds_per_frame: float = Field(1.0, gt=0)
+    max_image_pixels: int = Field(100_000_000, gt=0)
+    max_file_bytes: int = Field(4 * 1024**3, gt=0)
+    max_video_seconds: float = Field(4 * 3600.0, gt=0)
+    file_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolved_database_url(self) -> str:
+        """Return ``database_url`` or the default SQLite file ``<data_dir>/safehold.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'safehold.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()
