@@ -54,6 +54,7 @@ class Bank:
     created_at: datetime
     thresholds: dict[str, int] = field(default_factory=dict)
     entry_count: int = 0
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +84,25 @@ class BankEntry:
     note: str
     added_at: datetime
     enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCount:
+    """How many entries of one signal type and category a bank holds (for ``bank show``)."""
+
+    signal_type: str
+    category: Category | None
+    enabled: int
+    disabled: int
+
+
+@dataclass(frozen=True, slots=True)
+class BankSummary:
+    """A bank with its entry counts per signal type and category, never any hash values."""
+
+    bank: Bank
+    counts: list[EntryCount] = field(default_factory=list)
+
+    def total(self, *, enabled_only: bool = False) -> int:
+        """Number of entries (only enabled ones when ``enabled_only``)."""
+        return sum(c.enabled + (0 if enabled_only else c.disabled) for c in self.counts)

@@ -41,7 +41,7 @@ def popcount_rows(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     if hasattr(np, "bitwise_count"):
         return np.bitwise_count(x).sum(axis=1, dtype=np.int64)  # type: ignore[no-any-return]
     counts = _POPCOUNT8[np.ascontiguousarray(x).view(np.uint8)]
-    return counts.reshape(x.shape[0], -1).sum(axis=1, dtype=np.int64)
+    return counts.reshape(x.shape[0], -1).sum(axis=1, dtype=np.int64)  # type: ignore[no-any-return]
 
 
 class FlatIndex:

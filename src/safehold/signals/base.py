@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -51,18 +51,40 @@ class HashOptions:
 
 @dataclass(slots=True)
 class Content:
-    """One file to hash: where it is, what it is, and its bytes (read at most once)."""
+    """One file to hash: where it is, what it is, and its bytes (read at most once).
+
+    Attributes:
+        format_name: the container/codec family sniffed from the magic bytes (``"JPEG"``,
+            ``"PNG"``, ``"HEIF"``, ``"MP4"``, ...; see ``signals.content``), or None when
+            the content was built without sniffing.
+    """
 
     path: Path
     content_type: ContentType
     size: int
     _data: bytes | None = field(default=None, repr=False)
+    format_name: str | None = None
 
     def read_bytes(self) -> bytes:
         """Return the file's bytes, reading the file on first use only."""
         if self._data is None:
             self._data = self.path.read_bytes()
         return self._data
+
+    def iter_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Yield the file's bytes in chunks of at most ``chunk_size`` bytes.
+
+        Uses the bytes already read when there are some; otherwise streams the file without
+        holding it in memory (cryptographic hashes of multi-gigabyte videos).
+        """
+        if self._data is not None:
+            view = memoryview(self._data)
+            for start in range(0, len(view), chunk_size):
+                yield bytes(view[start : start + chunk_size])
+            return
+        with self.path.open("rb") as f:
+            while chunk := f.read(chunk_size):
+                yield chunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +99,38 @@ class Signal:
             None for cryptographic hashes.
         variants: extra serialised signals matched on the query side only (dihedral
             rotations/flips, the unletterboxed hash); never stored in banks.
+        variant_names: names of ``variants``, same order (``rotate90``, ``unletterboxed``,
+            ...); may be empty (e.g. a signal read back from a store that kept only values).
     """
 
     signal_type: str
     value: str
     quality: int | None = None
     variants: tuple[str, ...] = ()
+    variant_names: tuple[str, ...] = ()
+
+    def variant_name(self, index: int) -> str:
+        """Name of ``variants[index]``: from ``variant_names``, else ``variant-<index + 1>``."""
+        if index < len(self.variant_names):
+            return self.variant_names[index]
+        return f"variant-{index + 1}"
 
 
 @dataclass(frozen=True, slots=True)
 class IndexHit:
-    """One bank entry matched by a query: the entry's id and the distance (0 for exact types)."""
+    """One bank entry matched by a query.
+
+    Attributes:
+        entry_id: the bank entry's id.
+        distance: the signal type's distance (0 for exact types; Hamming bits for PDQ; for
+            vPDQ see ``signals.vpdq``).
+        variant: which query signal matched: None for the signal's own value, else the
+            variant's name (``Signal.variant_name``), e.g. ``"rotate90"``.
+    """
 
     entry_id: int
     distance: int
+    variant: str | None = None
 
 
 class SignalIndex(ABC):
@@ -119,12 +159,15 @@ class SignalType(ABC):
         content_types: content types this signal type hashes.
         default_threshold: distance at or below which two signals match (0 = exact only).
         max_distance: largest possible distance (for validating thresholds).
+        default_min_quality: signals below this quality are not matched (0 = no gate;
+            PDQ uses 50, the cut-off of the PDQ reference and ``pdq_min_quality``).
     """
 
     name: ClassVar[str]
     content_types: ClassVar[frozenset[ContentType]]
     default_threshold: ClassVar[int] = 0
     max_distance: ClassVar[int] = 0
+    default_min_quality: ClassVar[int] = 0
 
     def __init__(self, options: HashOptions | None = None) -> None:
         self.options = options or HashOptions()
@@ -149,20 +192,54 @@ class SignalType(ABC):
     def build_index(cls, entries: Sequence[tuple[int, str]]) -> SignalIndex:
         """Build a :class:`SignalIndex` over validated ``(entry_id, value)`` pairs."""
 
+    @classmethod
+    def is_matchable(cls, signal: Signal, min_quality: int | None = None) -> bool:
+        """True when ``signal`` is good enough to match.
+
+        Signals without a quality (cryptographic hashes) always are; others need
+        ``quality >= min_quality`` (default: the class's ``default_min_quality``).
+        """
+        if signal.quality is None:
+            return True
+        floor = cls.default_min_quality if min_quality is None else min_quality
+        return signal.quality >= floor
+
     def hash_content(self, content: Content) -> Signal:
         """Hash ``content``.
 
+        Never lets a raw exception escape except ``MemoryError`` (left to the caller, which
+        may need to replace its process): decoder failures the plug-in did not map become
+        ``CorruptContentError``, I/O failures ``ContentError``.
+
         Raises:
             UnsupportedContentError: the content type is not one this signal type handles.
-            ContentError (subclasses): the file cannot be decoded, is empty or too large.
+            ContentError (subclasses): the file cannot be read or decoded, is empty or too
+                large.
         """
-        from safehold.errors import UnsupportedContentError
+        from safehold.errors import (
+            ContentError,
+            CorruptContentError,
+            SafeholdError,
+            UnsupportedContentError,
+        )
 
         if content.content_type not in self.content_types:
             raise UnsupportedContentError(
                 f"signal type {self.name} does not hash {content.content_type} content"
             )
-        return self._compute(content)
+        try:
+            return self._compute(content)
+        except SafeholdError:
+            raise
+        except MemoryError:
+            raise  # the caller decides (the scanner replaces the worker process)
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ContentError(f"{self.name}: cannot read the file: {reason}") from exc
+        except Exception as exc:
+            raise CorruptContentError(
+                f"{self.name}: cannot decode the file ({type(exc).__name__}: {exc})"[:300]
+            ) from exc
 
     @abstractmethod
     def _compute(self, content: Content) -> Signal:

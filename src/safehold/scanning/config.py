@@ -1,0 +1,117 @@
+"""What one scan run does: signal types, hashing options, bounds, thresholds, cache, workers.
+
+:class:`ScanConfig` is the single value the CLI, the service and the benchmark build to call
+:func:`safehold.scanning.scan`; :meth:`ScanConfig.from_settings` fills it from
+:class:`safehold.settings.Settings` so every caller gets the same defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from safehold.settings import Settings
+from safehold.signals.base import HashOptions
+
+#: Generous default address-space bound per worker process (bytes). Decoding a 100-megapixel
+#: photo (the ``max_image_pixels`` default) needs about 1.2 GB; 4 GiB leaves room for PyAV.
+DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
+
+#: Name of the scan cache file inside ``Settings.data_dir``.
+CACHE_FILE_NAME = "scan-cache.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    """Options of one scan run.
+
+    Attributes:
+        signal_types: signal type names to compute; empty = every built-in signal type
+            (``safehold.signals``); plug-in types must be named explicitly.
+        hash_options: options passed to each signal type's constructor.
+        workers: worker processes (>= 1); 0 = ``os.cpu_count()``.
+        file_timeout_seconds: wall-clock bound per file; a worker past it is killed and
+            replaced, and the file gets a ``timeout`` error.
+        memory_limit_bytes: ``RLIMIT_AS`` bound per worker (None = unlimited); a file that
+            exhausts it gets a ``too_large`` error.
+        max_file_bytes: files larger than this are refused (``too_large``) before reading.
+        thresholds: per-run distance thresholds by signal type; they win over bank thresholds,
+            which win over ``default_thresholds``.
+        default_thresholds: per signal type defaults (from settings); types absent here use
+            the signal type class's ``default_threshold``.
+        banks: restrict matching to these bank names; empty = every enabled bank.
+        pdq_min_quality: PDQ signals below this quality (0-100) are not matched.
+        index_options: keyword options per signal type for its ``build_index`` (the PDQ
+            quality floor, the vPDQ match percentages), from settings.
+        cache_path: SQLite scan cache file; None disables the cache.
+        cache_commit_every: cache rows per commit (a killed scan loses at most this many).
+        plugin_modules: modules imported in the parent and every worker before hashing, to
+            register extra signal types.
+        settings: settings passed to ``detect_content`` (``max_file_bytes`` etc.).
+    """
+
+    signal_types: tuple[str, ...] = ()
+    hash_options: HashOptions = field(default_factory=HashOptions)
+    workers: int = 0
+    file_timeout_seconds: float = 120.0
+    memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES
+    max_file_bytes: int = 4 * 1024**3
+    thresholds: Mapping[str, int] = field(default_factory=dict)
+    default_thresholds: Mapping[str, int] = field(default_factory=dict)
+    banks: tuple[str, ...] = ()
+    pdq_min_quality: int = 50
+    index_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cache_path: Path | None = None
+    cache_commit_every: int = 200
+    plugin_modules: tuple[str, ...] = ()
+    settings: Settings | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, use_cache: bool = True, **overrides: Any
+    ) -> ScanConfig:
+        """Build a config from ``settings``; keyword ``overrides`` replace single fields.
+
+        ``hash_options`` is built from the settings unless overridden; ``dihedral``,
+        ``unletterbox`` and ``preshrink`` may be passed as overrides and go into it.
+        """
+        option_fields = {
+            k: overrides.pop(k) for k in ("dihedral", "unletterbox", "preshrink") if k in overrides
+        }
+        hash_options = overrides.pop(
+            "hash_options",
+            HashOptions(
+                vpdq_seconds_per_frame=settings.vpdq_seconds_per_frame,
+                max_image_pixels=settings.max_image_pixels,
+                max_video_seconds=settings.max_video_seconds,
+            ),
+        )
+        if option_fields:
+            hash_options = replace(hash_options, **option_fields)
+        config = cls(
+            hash_options=hash_options,
+            file_timeout_seconds=settings.file_timeout_seconds,
+            max_file_bytes=settings.max_file_bytes,
+            default_thresholds={
+                "pdq": settings.pdq_threshold,
+                "vpdq": settings.vpdq_frame_threshold,
+            },
+            pdq_min_quality=settings.pdq_min_quality,
+            index_options={
+                "pdq": {"min_quality": settings.pdq_min_quality},
+                "vpdq": {
+                    "query_match_percent": settings.vpdq_query_match_percent,
+                    "bank_match_percent": settings.vpdq_bank_match_percent,
+                },
+            },
+            cache_path=settings.data_dir / CACHE_FILE_NAME if use_cache else None,
+            settings=settings,
+        )
+        return replace(config, **overrides)
+
+    def worker_count(self) -> int:
+        """Return the number of worker processes to start (>= 1)."""
+        return max(1, self.workers or os.cpu_count() or 1)

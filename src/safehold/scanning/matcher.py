@@ -1,0 +1,177 @@
+"""Match a file's signals against the banks: one index per signal type, per-bank thresholds.
+
+Built once per scan from ``BankService.matchable_entries`` (enabled entries of enabled banks),
+so bank changes show up on the next run, cached files included. The threshold for a (bank,
+signal type) pair is the run's override if given, else the bank's own threshold, else the
+default (settings, then the signal type's ``default_threshold``). Each index is queried once
+with the largest threshold in use for its type, and each hit is kept only within its bank's
+threshold (vPDQ, whose threshold is per frame, is queried once per distinct threshold).
+
+Matches name the bank, entry id, category, source, distance and the query variant that
+matched; bank hash values stay in this process and never reach a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from safehold.banks.models import BankEntry
+from safehold.banks.service import BankService
+from safehold.errors import InvalidInputError
+from safehold.scanning.records import MatchInfo
+from safehold.signals.base import IndexHit, Signal, SignalIndex, SignalType, get_signal_type
+
+
+def resolve_thresholds(signal_types: Iterable[str], overrides: Mapping[str, int]) -> dict[str, int]:
+    """Check run overrides (``{"pdq": 20}``): known types, within ``0..max_distance``.
+
+    Raises:
+        InvalidInputError: an override names a type not being scanned, or is out of range.
+    """
+    names = set(signal_types)
+    checked: dict[str, int] = {}
+    for name, value in overrides.items():
+        if name not in names:
+            raise InvalidInputError(
+                f"threshold given for {name!r}, which this scan does not compute "
+                f"(signal types: {', '.join(sorted(names))})"
+            )
+        cls = get_signal_type(name)
+        if not 0 <= value <= max(cls.max_distance, 0):
+            raise InvalidInputError(
+                f"threshold {value} for {name} is outside 0..{cls.max_distance}"
+            )
+        checked[name] = int(value)
+    return checked
+
+
+#: Signal types whose threshold is not a bound on a per-entry distance: vPDQ's is a per-frame
+#: threshold that decides which frames count toward the match percentages. They are queried once
+#: per distinct threshold in use instead of once with the largest.
+PER_THRESHOLD_QUERY = frozenset({"vpdq"})
+
+
+@dataclass(slots=True)
+class _TypeIndex:
+    cls: type[SignalType]
+    index: SignalIndex
+    entries: dict[int, BankEntry]
+    groups: dict[int, frozenset[str]]  # threshold -> banks using it
+
+
+class Matcher:
+    """Match signals against the banks' current entries.
+
+    Args:
+        banks: the bank service.
+        signal_types: signal types the scan computes (indexes are built for these only).
+        overrides: per-run thresholds (checked with :func:`resolve_thresholds`).
+        defaults: default thresholds by type (e.g. settings' ``pdq_threshold``).
+        bank_names: restrict to these banks; empty = every enabled bank.
+        pdq_min_quality: PDQ signals below this quality are not matched.
+        index_options: keyword arguments for each type's ``build_index`` (e.g.
+            ``{"vpdq": {"query_match_percent": 80.0}}``); types without an entry get none.
+
+    Raises:
+        NotFoundError: a restricting bank name does not exist.
+        InvalidInputError: a bad threshold override.
+    """
+
+    def __init__(
+        self,
+        banks: BankService,
+        signal_types: Sequence[str],
+        *,
+        overrides: Mapping[str, int] | None = None,
+        defaults: Mapping[str, int] | None = None,
+        bank_names: Sequence[str] = (),
+        pdq_min_quality: int = 50,
+        index_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.overrides = resolve_thresholds(signal_types, overrides or {})
+        self.defaults = dict(defaults or {})
+        self.pdq_min_quality = pdq_min_quality
+        wanted = {banks.get_bank(name).name for name in bank_names}  # NotFoundError
+        self.bank_thresholds = {b.name: dict(b.thresholds) for b in banks.list_banks()}
+        self._indexes: dict[str, _TypeIndex] = {}
+        for name in signal_types:
+            cls = get_signal_type(name)
+            entries = {
+                e.id: e
+                for e in banks.matchable_entries(name)
+                if not wanted or e.bank_name in wanted
+            }
+            if not entries:
+                continue
+            pairs = [(e.id, e.value) for e in entries.values()]
+            # Built-in indexes take keyword bounds beyond the base signature (settings).
+            builder: Any = cls.build_index
+            index: SignalIndex = builder(pairs, **dict((index_options or {}).get(name, {})))
+            groups: dict[int, set[str]] = {}
+            for bank in {e.bank_name for e in entries.values()}:
+                groups.setdefault(self.threshold(bank, name), set()).add(bank)
+            frozen = {t: frozenset(b) for t, b in groups.items()}
+            self._indexes[name] = _TypeIndex(cls, index, entries, frozen)
+
+    def threshold(self, bank: str, signal_type: str) -> int:
+        """Distance threshold for ``signal_type`` in ``bank`` (run > bank > default)."""
+        if signal_type in self.overrides:
+            return self.overrides[signal_type]
+        bank_own = self.bank_thresholds.get(bank, {})
+        if signal_type in bank_own:
+            return int(bank_own[signal_type])
+        if signal_type in self.defaults:
+            return int(self.defaults[signal_type])
+        return get_signal_type(signal_type).default_threshold
+
+    def entry_count(self) -> int:
+        """Number of bank entries indexed, over all signal types."""
+        return sum(len(t.entries) for t in self._indexes.values())
+
+    def match(self, signals: Mapping[str, Signal]) -> list[MatchInfo]:
+        """Return every match of ``signals``, sorted by distance, bank name and entry id.
+
+        Signals below their type's quality floor (``pdq_min_quality`` for PDQ) match nothing.
+        """
+        found: list[MatchInfo] = []
+        for name, signal in signals.items():
+            typed = self._indexes.get(name)
+            if typed is None:
+                continue
+            floor = self.pdq_min_quality if name == "pdq" else None
+            if not typed.cls.is_matchable(signal, floor):
+                continue
+            for hit in self._hits(name, typed, signal):
+                entry = typed.entries.get(hit.entry_id)
+                if entry is None or hit.distance > self.threshold(entry.bank_name, name):
+                    continue
+                found.append(
+                    MatchInfo(
+                        bank=entry.bank_name,
+                        entry_id=entry.id,
+                        signal_type=name,
+                        distance=int(hit.distance),
+                        category=str(entry.category) if entry.category else None,
+                        source=entry.source,
+                        # Signals with query variants say which one matched; others say nothing.
+                        variant=(hit.variant or "original") if signal.variants else hit.variant,
+                    )
+                )
+        found.sort(key=lambda m: (m.distance, m.bank, m.entry_id, m.signal_type))
+        return found
+
+    @staticmethod
+    def _hits(name: str, typed: _TypeIndex, signal: Signal) -> list[IndexHit]:
+        """Query once with the largest threshold (or once per threshold for vPDQ)."""
+        if name not in PER_THRESHOLD_QUERY or len(typed.groups) == 1:
+            return typed.index.query(signal, max(typed.groups))
+        hits: list[IndexHit] = []
+        for threshold, bank_names in sorted(typed.groups.items()):
+            hits += [
+                hit
+                for hit in typed.index.query(signal, threshold)
+                if typed.entries[hit.entry_id].bank_name in bank_names
+            ]
+        return hits

@@ -1,0 +1,123 @@
+"""Totals of one scan run, the exit status they imply, and their Rich table.
+
+The exit status of ``safehold scan`` is a function of the totals only (see ``docs/scanning.md``):
+0 no match and no file error, 1 a match, 4 file errors and no match, 5 both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.table import Table
+
+from safehold.scanning.records import ScanRecord
+
+EXIT_CLEAN = 0
+EXIT_MATCH = 1
+EXIT_USAGE = 2
+EXIT_FILE_ERRORS = 4
+EXIT_MATCH_AND_FILE_ERRORS = 5
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    """Counts over the records of one scan.
+
+    Attributes:
+        files: records emitted (one per path, errors included).
+        hashed: files hashed by a worker in this run.
+        cached: files whose signals came from the cache.
+        matched: files with at least one match.
+        matches: matches over all files.
+        errors: error ``type`` -> number of files.
+        bytes: total size of files with a known size.
+        duplicate_dirs: directories not walked twice (already walked via another path).
+        bank_entries: bank entries indexed for matching (0 without banks).
+        worker_restarts: workers replaced after a timeout, crash or memory exhaustion.
+        elapsed_seconds: wall-clock time of the run.
+    """
+
+    files: int = 0
+    hashed: int = 0
+    cached: int = 0
+    matched: int = 0
+    matches: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    bytes: int = 0
+    duplicate_dirs: int = 0
+    bank_entries: int = 0
+    worker_restarts: int = 0
+    elapsed_seconds: float = 0.0
+
+    def add(self, record: ScanRecord) -> None:
+        """Count one emitted record."""
+        self.files += 1
+        if record.cached:
+            self.cached += 1
+        if record.matches:
+            self.matched += 1
+            self.matches += len(record.matches)
+        if record.error is not None:
+            self.errors[record.error.type] += 1
+        if record.size is not None:
+            self.bytes += record.size
+
+    @property
+    def error_count(self) -> int:
+        """Files with an error."""
+        return sum(self.errors.values())
+
+    @property
+    def files_per_second(self) -> float:
+        """Throughput over the whole run (0.0 for an instant run)."""
+        return self.files / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    def exit_status(self) -> int:
+        """0 clean, 1 match, 4 file errors without match, 5 matches and file errors."""
+        if self.matched:
+            return EXIT_MATCH_AND_FILE_ERRORS if self.error_count else EXIT_MATCH
+        return EXIT_FILE_ERRORS if self.error_count else EXIT_CLEAN
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the totals as JSON-ready values."""
+        return {
+            "files": self.files,
+            "hashed": self.hashed,
+            "cached": self.cached,
+            "matched": self.matched,
+            "matches": self.matches,
+            "errors": dict(sorted(self.errors.items())),
+            "bytes": self.bytes,
+            "duplicate_dirs": self.duplicate_dirs,
+            "bank_entries": self.bank_entries,
+            "worker_restarts": self.worker_restarts,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "files_per_second": round(self.files_per_second, 1),
+        }
+
+
+def summary_table(summary: ScanSummary) -> Table:
+    """Render the totals as a two-column Rich table."""
+    table = Table(title="Scan summary", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("files", str(summary.files))
+    table.add_row("hashed", str(summary.hashed))
+    table.add_row("from cache", str(summary.cached))
+    table.add_row("matched files", str(summary.matched), style="red" if summary.matched else "")
+    table.add_row("matches", str(summary.matches))
+    if summary.errors:
+        for kind, count in sorted(summary.errors.items()):
+            table.add_row(f"errors: {kind}", str(count), style="yellow")
+    else:
+        table.add_row("errors", "0")
+    if summary.duplicate_dirs:
+        table.add_row("directories already walked", str(summary.duplicate_dirs))
+    if summary.worker_restarts:
+        table.add_row("workers replaced", str(summary.worker_restarts))
+    table.add_row("bank entries", str(summary.bank_entries))
+    table.add_row("elapsed", f"{summary.elapsed_seconds:.2f} s")
+    table.add_row("files/s", f"{summary.files_per_second:.1f}")
+    return table

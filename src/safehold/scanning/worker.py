@@ -1,0 +1,175 @@
+"""The code that runs inside a worker process: hash one file at a time, report per-file errors.
+
+A worker bounds its own memory (``RLIMIT_AS``, so an allocation past the bound raises
+``MemoryError`` instead of inviting the kernel's OOM killer), imports plug-in modules, builds one
+instance of each requested signal type, then answers ``(task_id, path)`` messages with
+``(task_id, FileOutcome, recycle)`` until it receives ``None``. Time bounds are enforced by the
+parent (:mod:`safehold.scanning.pool`), which kills a worker that runs past them.
+
+Everything here is importable without side effects, so the ``forkserver`` and ``spawn`` start
+methods work (the module is preloaded into the fork server to make new workers cheap).
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal as os_signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from safehold.errors import ContentTooLargeError, SafeholdError
+from safehold.scanning.errors import UnreadableContentError
+from safehold.scanning.records import FileError, FileOutcome
+from safehold.settings import Settings
+from safehold.signals.base import HashOptions, SignalType, get_signal_type
+from safehold.signals.content import detect_content
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What a worker needs (picklable; sent once when the worker starts).
+
+    Attributes:
+        signal_types: names of the signal types to compute, in order.
+        hash_options: passed to each signal type's constructor.
+        settings: passed to ``detect_content`` (size bounds).
+        memory_limit_bytes: ``RLIMIT_AS`` for the worker, or None for no bound.
+        plugin_modules: modules to import first (they register extra signal types).
+        max_file_bytes: size bound for ``detect_content`` (None = the settings' bound).
+    """
+
+    signal_types: tuple[str, ...]
+    hash_options: HashOptions = field(default_factory=HashOptions)
+    settings: Settings | None = None
+    memory_limit_bytes: int | None = None
+    plugin_modules: tuple[str, ...] = ()
+    max_file_bytes: int | None = None
+
+
+def limit_memory(limit_bytes: int | None) -> None:
+    """Set this process's address-space bound (``RLIMIT_AS``) to ``limit_bytes``.
+
+    Only where the ``resource`` module exists (POSIX); a no-op elsewhere or for None.
+    """
+    if limit_bytes is None:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+
+
+class FileHasher:
+    """Hash files with a fixed list of signal types; one error per file at most.
+
+    Args:
+        signal_types: signal type names (must be registered).
+        hash_options: passed to each signal type's constructor.
+        settings: passed to ``detect_content``; None = ``Settings()`` defaults.
+        max_file_bytes: size bound (None = ``settings.max_file_bytes``).
+    """
+
+    def __init__(
+        self,
+        signal_types: Sequence[str],
+        hash_options: HashOptions,
+        settings: Settings | None = None,
+        max_file_bytes: int | None = None,
+    ) -> None:
+        self.names = tuple(signal_types)
+        self.instances: list[SignalType] = [
+            get_signal_type(name)(hash_options) for name in self.names
+        ]
+        self.settings = settings or Settings()
+        self.max_file_bytes = max_file_bytes
+
+    def hash_path(self, path: str) -> tuple[FileOutcome, bool]:
+        """Hash the file at ``path`` with every applicable signal type.
+
+        Returns ``(outcome, recycle)``: ``recycle`` is True after a ``MemoryError``, when the
+        worker should be replaced. Never raises for a bad file: detection errors, decoder
+        errors, I/O errors and unexpected exceptions all become ``outcome.error``.
+        """
+        outcome = FileOutcome(signal_types=self.names)
+        try:
+            content = detect_content(Path(path), self.settings, max_file_bytes=self.max_file_bytes)
+        except MemoryError:
+            outcome.error = _memory_error()
+            return outcome, True
+        except Exception as exc:
+            outcome.error = _file_error(exc)
+            return outcome, False
+        outcome.content_type = str(content.content_type)
+        outcome.size = content.size
+        for instance in self.instances:
+            if content.content_type not in instance.content_types:
+                continue
+            try:
+                outcome.signals[instance.name] = instance.hash_content(content)
+            except MemoryError:
+                outcome.error = _memory_error()
+                return outcome, True
+            except Exception as exc:
+                if outcome.error is None:
+                    outcome.error = _file_error(exc)
+        return outcome, False
+
+
+def _memory_error() -> FileError:
+    exc = ContentTooLargeError("hashing ran out of memory (the worker memory bound)")
+    return FileError.from_exception(exc, cacheable=False)
+
+
+def _file_error(exc: Exception) -> FileError:
+    """Map any exception met while hashing one file to a :class:`FileError`."""
+    if isinstance(exc, SafeholdError):
+        return FileError.from_exception(exc)
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        return FileError.from_exception(
+            UnreadableContentError(f"cannot read: {reason}"), cacheable=False
+        )
+    # A bug or an unmapped decoder failure: keep the batch going, name the exception type.
+    message = f"unexpected {type(exc).__name__} while hashing: {exc}"[:500]
+    return FileError(SafeholdError.code, message, cacheable=False)
+
+
+def worker_main(conn: Connection, config: WorkerConfig) -> None:
+    """Entry point of a worker process: serve ``(task_id, path)`` until ``None`` or EOF.
+
+    First answers ``("ready", "")``, or ``("failed", reason)`` when set-up fails (a plug-in
+    module that does not import, an unknown signal type) and exits.
+
+    SIGINT is ignored (the parent handles Ctrl-C and stops its workers). After a
+    ``MemoryError`` the worker answers, then exits so the parent starts a fresh one.
+    """
+    os_signal.signal(os_signal.SIGINT, os_signal.SIG_IGN)
+    try:
+        limit_memory(config.memory_limit_bytes)
+        for module in config.plugin_modules:
+            importlib.import_module(module)
+        hasher = FileHasher(
+            config.signal_types, config.hash_options, config.settings, config.max_file_bytes
+        )
+    except Exception as exc:  # reported to the parent, which stops the scan
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", ""))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        task_id, path = message
+        outcome, recycle = hasher.hash_path(path)
+        conn.send((task_id, outcome, recycle))
+        if recycle:
+            return

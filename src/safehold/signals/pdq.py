@@ -1,0 +1,186 @@
+"""The ``pdq`` signal type: Meta's PDQ perceptual photo hash (256 bits) with quality 0-100.
+
+Hashing uses ``pdqhash`` (Cython bindings of the C++ reference, ThreatExchange ``pdq/cpp``) on
+pixels prepared by :mod:`safehold.signals.images` (the pinned recipe, decision 0002). The hex
+form is the one python-threatexchange, HMA and NCMEC exchange: 64 lower-case hex digits, bit 0
+of the reference's hash vector is the most significant bit of the first byte
+(``np.packbits(vector).tobytes().hex()``).
+
+Matching is exact radius search over Hamming distance with :class:`safehold.index.FlatIndex`.
+A signal of quality below the index's ``min_quality`` (default 50, the PDQ authors' cut-off and
+``Settings.pdq_min_quality``) never matches: a flat or tiny image hashes to noise.
+
+Query-side variants (never stored in banks):
+
+- ``dihedral``: the 7 other rotations/flips, computed in one pass by the reference's
+  ``pdqDihedralHash256esFromFloatLuma``, named :data:`DIHEDRAL_NAMES`.
+- ``unletterbox``: the hash of the photo with dark bars cropped (:func:`images.unletterbox`),
+  named ``unletterboxed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pdqhash
+
+from safehold.errors import InvalidSignalError
+from safehold.index.flat import FlatIndex, hex_to_rows
+from safehold.signals.base import (
+    SIGNAL_TYPES,
+    Content,
+    ContentType,
+    IndexHit,
+    Signal,
+    SignalIndex,
+    SignalType,
+)
+from safehold.signals.images import decode_image, pdq_input, unletterbox
+
+HASH_BITS = 256
+HEX_LENGTH = HASH_BITS // 4
+
+#: Names of ``pdqhash.compute_dihedral``'s hashes 2-8, in its order (the reference's
+#: rotate 90/180/270 clockwise, flip left-right, flip top-bottom, transpose, anti-transpose).
+DIHEDRAL_NAMES = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
+UNLETTERBOXED = "unletterboxed"
+
+#: Quality below which PDQ signals are not matched (``Settings.pdq_min_quality`` default).
+DEFAULT_MIN_QUALITY = 50
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def vector_to_hex(vector: npt.ArrayLike) -> str:
+    """Hex form of a 256-element 0/1 PDQ hash vector (element 0 = most significant bit)."""
+    return np.packbits(np.asarray(vector, dtype=np.uint8)).tobytes().hex()
+
+
+def hash_pixels(pixels: npt.NDArray[np.uint8]) -> tuple[str, int]:
+    """PDQ of an ``(height, width, 3)`` ``uint8`` RGB array: ``(hex, quality 0-100)``.
+
+    Luma is ``0.299 R + 0.587 G + 0.114 B`` (the reference's ``fillFloatLumaFromRGB``).
+    """
+    vector, quality = pdqhash.compute(pixels)
+    return vector_to_hex(vector), int(quality)
+
+
+def hash_pixels_dihedral(pixels: npt.NDArray[np.uint8]) -> tuple[list[str], int]:
+    """The 8 dihedral PDQ hashes of ``pixels``: original first, then :data:`DIHEDRAL_NAMES`."""
+    vectors, quality = pdqhash.compute_dihedral(pixels)
+    return [vector_to_hex(v) for v in vectors], int(quality)
+
+
+class PdqIndex(SignalIndex):
+    """Exact Hamming-radius search over PDQ bank entries.
+
+    Args:
+        entries: validated ``(entry_id, hex)`` pairs.
+        min_quality: queries whose quality is below this are never matched (None quality,
+            e.g. a hash typed in by hand, is matched).
+    """
+
+    def __init__(
+        self, entries: Sequence[tuple[int, str]], *, min_quality: int = DEFAULT_MIN_QUALITY
+    ) -> None:
+        self.min_quality = min_quality
+        self._flat = FlatIndex(
+            [entry_id for entry_id, _ in entries], hex_to_rows([value for _, value in entries])
+        )
+
+    def __len__(self) -> int:
+        return len(self._flat)
+
+    def query(self, signal: Signal, threshold: int) -> list[IndexHit]:
+        """Entries within ``threshold`` bits of ``signal`` or any of its variants.
+
+        One hit per entry with the smallest distance; ties go to the signal's own value,
+        then to the earlier variant. ``IndexHit.variant`` names the query that matched
+        (None = the signal itself). Sorted by distance, then entry id.
+
+        Raises:
+            InvalidSignalError: the signal or a variant is not a PDQ hash.
+        """
+        if not PdqSignalType.is_matchable(signal, self.min_quality):
+            return []
+        names: list[str | None] = [None]
+        names += [signal.variant_name(i) for i in range(len(signal.variants))]
+        rows = hex_to_rows([signal.value, *signal.variants])
+        best: dict[int, tuple[int, str | None]] = {}
+        for name, row in zip(names, rows, strict=True):
+            ids, distances = self._flat.search(row, threshold)
+            for entry_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                if entry_id not in best or distance < best[entry_id][0]:
+                    best[entry_id] = (distance, name)
+        hits = [IndexHit(i, d, name) for i, (d, name) in best.items()]
+        hits.sort(key=lambda h: (h.distance, h.entry_id))
+        return hits
+
+
+@SIGNAL_TYPES.register("pdq")
+class PdqSignalType(SignalType):
+    """PDQ photo hashes: 64 hex digits, Hamming distance, default threshold 31 bits.
+
+    ``hash_content`` follows the recipe of :mod:`safehold.signals.images` with this
+    instance's :class:`HashOptions` (``preshrink``, ``max_image_pixels``, ``dihedral``,
+    ``unletterbox``).
+    """
+
+    name: ClassVar[str] = "pdq"
+    content_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.PHOTO})
+    default_threshold: ClassVar[int] = 31
+    max_distance: ClassVar[int] = HASH_BITS
+    default_min_quality: ClassVar[int] = DEFAULT_MIN_QUALITY
+
+    @classmethod
+    def validate_signal(cls, value: str) -> str:
+        """Return ``value`` stripped and lower-cased.
+
+        Raises:
+            InvalidSignalError: not 64 hexadecimal digits.
+        """
+        text = value.strip().lower()
+        if len(text) != HEX_LENGTH or not _HEX_DIGITS.issuperset(text):
+            raise InvalidSignalError(
+                f"a pdq hash is {HEX_LENGTH} hexadecimal digits (got {len(text)} characters)"
+            )
+        return text
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        """Hamming distance in bits (0-256) between two canonical PDQ hashes."""
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+
+    @classmethod
+    def build_index(
+        cls, entries: Sequence[tuple[int, str]], *, min_quality: int = DEFAULT_MIN_QUALITY
+    ) -> PdqIndex:
+        """Build a :class:`PdqIndex`; queries below ``min_quality`` never match."""
+        return PdqIndex(entries, min_quality=min_quality)
+
+    def _compute(self, content: Content) -> Signal:
+        options = self.options
+        decoded = decode_image(
+            content, max_pixels=options.max_image_pixels, preshrink=options.preshrink
+        )
+        pixels = pdq_input(decoded, options.preshrink)
+        variants: list[str] = []
+        names: list[str] = []
+        if options.dihedral:
+            hashes, quality = hash_pixels_dihedral(pixels)
+            value = hashes[0]
+            variants += hashes[1:]
+            names += DIHEDRAL_NAMES
+        else:
+            value, quality = hash_pixels(pixels)
+        if options.unletterbox:
+            cropped = unletterbox(decoded)
+            if cropped is not None:
+                unboxed, _ = hash_pixels(pdq_input(cropped, options.preshrink))
+                if unboxed != value and unboxed not in variants:
+                    variants.append(unboxed)
+                    names.append(UNLETTERBOXED)
+        return Signal(self.name, value, quality, tuple(variants), tuple(names))

@@ -1,0 +1,223 @@
+"""The ``vpdq`` signal type: Meta's video PDQ, one PDQ hash per sampled frame.
+
+Frames come from :mod:`safehold.signals.video` (the reference's sampling, decision 0003) and are
+hashed with the PDQ reference (``pdqhash``). Consecutive frames with identical hashes collapse
+into the first; ``Signal.quality`` is the mean quality of the sampled frames.
+
+Serialised form (``Signal.value``): the vPDQ reference's text format, one line per kept frame,
+``frame_number,quality,pdq_hex,timestamp_seconds`` with 3 decimals, joined by ``"\\n"`` (as in
+ThreatExchange ``vpdq/sample-hashes``). :meth:`VpdqSignalType.validate_signal` also accepts
+python-threatexchange's JSON form (a list of ``"pdq_hex,quality,timestamp"`` strings; frame
+numbers are then the list positions) and :func:`to_pytx_json` writes it.
+
+Matching (ThreatExchange ``vpdq_brute_matcher.py`` / ``matchTwoHash.cpp``): both sides drop
+frames of quality below ``min_quality`` (50) and keep unique hashes; the query match percent
+is the share of query frames with a bank frame within the frame threshold (31 bits), the bank
+match percent the share of bank frames with a query frame within it. A video matches when
+both reach their bounds (80 % and 80 %, ``Settings.vpdq_query_match_percent`` and
+``vpdq_bank_match_percent``). ``IndexHit.distance`` is the median, over matched query frames,
+of the distance to their nearest frame of that video (bits, so it compares with the frame
+threshold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from safehold.index.flat import FlatIndex
+from safehold.signals.base import (
+    SIGNAL_TYPES,
+    Content,
+    ContentType,
+    IndexHit,
+    Signal,
+    SignalIndex,
+    SignalType,
+)
+from safehold.signals.pdq import HASH_BITS, hash_pixels
+from safehold.signals.video import sample_frames
+from safehold.signals.vpdq_frames import (
+    DEFAULT_FRAME_THRESHOLD,
+    DEFAULT_MIN_QUALITY,
+    VpdqFrame,
+    VpdqMatch,
+    compare,
+    format_frames,
+    pairwise_distances,
+    parse_frames,
+    to_pytx_json,
+    usable_rows,
+)
+
+__all__ = [
+    "VpdqFrame",
+    "VpdqIndex",
+    "VpdqMatch",
+    "VpdqSignalType",
+    "compare",
+    "format_frames",
+    "parse_frames",
+    "to_pytx_json",
+]
+
+#: Defaults of the reference matcher (and of ``Settings``).
+DEFAULT_QUERY_MATCH_PERCENT = 80.0
+DEFAULT_BANK_MATCH_PERCENT = 80.0
+
+
+class VpdqIndex(SignalIndex):
+    """All bank frames in one :class:`FlatIndex`; one pass over query frames finds videos.
+
+    Args:
+        entries: validated ``(entry_id, vpdq value)`` pairs; entries without usable frames
+            are kept out (they can never match).
+        min_quality: frames below this quality are ignored on both sides.
+        query_match_percent: share of query frames that must match (0-100).
+        bank_match_percent: share of the bank video's frames that must match (0-100).
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[tuple[int, str]],
+        *,
+        min_quality: int = DEFAULT_MIN_QUALITY,
+        query_match_percent: float = DEFAULT_QUERY_MATCH_PERCENT,
+        bank_match_percent: float = DEFAULT_BANK_MATCH_PERCENT,
+    ) -> None:
+        self.min_quality = min_quality
+        self.query_match_percent = query_match_percent
+        self.bank_match_percent = bank_match_percent
+        self._count = len(entries)
+        blocks: list[npt.NDArray[np.uint64]] = []
+        ids: list[int] = []
+        sizes: list[int] = []
+        for entry_id, value in entries:
+            rows = usable_rows(parse_frames(value), min_quality)
+            if len(rows):
+                blocks.append(rows)
+                ids.append(entry_id)
+                sizes.append(len(rows))
+        self._entry_ids = np.asarray(ids, dtype=np.int64)
+        self._frames_per_entry = np.asarray(sizes, dtype=np.int64)
+        self._owner = np.repeat(np.arange(len(ids), dtype=np.int64), sizes)
+        rows_all = np.concatenate(blocks) if blocks else np.empty((0, HASH_BITS // 64), np.uint64)
+        self._flat = FlatIndex(np.arange(len(rows_all)), rows_all)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def query(self, signal: Signal, threshold: int) -> list[IndexHit]:
+        """Bank videos that match ``signal`` with frame threshold ``threshold`` bits.
+
+        Raises:
+            InvalidSignalError: ``signal.value`` is not a vPDQ signal.
+        """
+        query_rows = usable_rows(parse_frames(signal.value), self.min_quality)
+        n_entries = len(self._entry_ids)
+        if len(query_rows) == 0 or n_entries == 0:
+            return []
+        bank_hit = np.zeros(len(self._flat), dtype=bool)
+        query_hits = np.zeros(n_entries, dtype=np.int64)
+        nearest: list[list[int]] = [[] for _ in range(n_entries)]
+        for row in query_rows:
+            frame_ids, distances = self._flat.search(row, threshold)
+            if len(frame_ids) == 0:
+                continue
+            bank_hit[frame_ids] = True
+            owners = self._owner[frame_ids]
+            order = np.lexsort((distances, owners))  # by owner, then distance
+            owners, distances = owners[order], distances[order]
+            first = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            query_hits[owners[first]] += 1
+            for owner, distance in zip(
+                owners[first].tolist(), distances[first].tolist(), strict=True
+            ):
+                nearest[owner].append(distance)
+        bank_matched = np.bincount(self._owner[bank_hit], minlength=n_entries)
+        query_pct = 100.0 * query_hits / len(query_rows)
+        bank_pct = 100.0 * bank_matched / self._frames_per_entry
+        ok = (query_pct >= self.query_match_percent) & (bank_pct >= self.bank_match_percent)
+        hits = [
+            IndexHit(int(self._entry_ids[i]), round(float(np.median(nearest[i]))))
+            for i in np.flatnonzero(ok & (query_hits > 0))
+        ]
+        hits.sort(key=lambda h: (h.distance, h.entry_id))
+        return hits
+
+
+@SIGNAL_TYPES.register("vpdq")
+class VpdqSignalType(SignalType):
+    """vPDQ video hashes; threshold = per-frame Hamming distance (default 31 bits).
+
+    Frame quality gating happens inside the index (per frame), so the signal-level
+    ``default_min_quality`` is 0.
+    """
+
+    name: ClassVar[str] = "vpdq"
+    content_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.VIDEO})
+    default_threshold: ClassVar[int] = DEFAULT_FRAME_THRESHOLD
+    max_distance: ClassVar[int] = HASH_BITS
+    default_min_quality: ClassVar[int] = 0
+
+    @classmethod
+    def validate_signal(cls, value: str) -> str:
+        """Return the canonical text form of ``value`` (text lines or pytx JSON).
+
+        Raises:
+            InvalidSignalError: malformed or empty.
+        """
+        return format_frames(parse_frames(value))
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        """Median distance (bits) from ``a``'s usable frames to their nearest frame of ``b``.
+
+        256 when either side has no usable frame. This is not the match decision; use
+        :func:`compare` (or the index) for that.
+        """
+        qa = usable_rows(parse_frames(a), DEFAULT_MIN_QUALITY)
+        qb = usable_rows(parse_frames(b), DEFAULT_MIN_QUALITY)
+        if len(qa) == 0 or len(qb) == 0:
+            return HASH_BITS
+        return round(float(np.median(pairwise_distances(qa, qb).min(axis=1))))
+
+    @classmethod
+    def build_index(
+        cls,
+        entries: Sequence[tuple[int, str]],
+        *,
+        min_quality: int = DEFAULT_MIN_QUALITY,
+        query_match_percent: float = DEFAULT_QUERY_MATCH_PERCENT,
+        bank_match_percent: float = DEFAULT_BANK_MATCH_PERCENT,
+    ) -> VpdqIndex:
+        """Build a :class:`VpdqIndex` (keyword bounds as in its constructor)."""
+        return VpdqIndex(
+            entries,
+            min_quality=min_quality,
+            query_match_percent=query_match_percent,
+            bank_match_percent=bank_match_percent,
+        )
+
+    def hash_frames(self, content: Content) -> list[VpdqFrame]:
+        """Sampled frames of ``content`` with their PDQ, before collapsing duplicates."""
+        options = self.options
+        return [
+            VpdqFrame(f.number, quality, pdq_hex, round(f.timestamp, 3))
+            for f in sample_frames(
+                content,
+                seconds_per_frame=options.vpdq_seconds_per_frame,
+                max_seconds=options.max_video_seconds,
+                max_pixels=options.max_image_pixels,
+            )
+            for pdq_hex, quality in [hash_pixels(f.pixels)]
+        ]
+
+    def _compute(self, content: Content) -> Signal:
+        frames = self.hash_frames(content)
+        kept = [f for i, f in enumerate(frames) if i == 0 or f.pdq_hex != frames[i - 1].pdq_hex]
+        quality = round(sum(f.quality for f in frames) / len(frames))
+        return Signal(self.name, format_frames(kept), quality)

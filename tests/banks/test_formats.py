@@ -1,0 +1,216 @@
+"""Bank files: python-threatexchange CSV and plain lists, row errors with line numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from safehold.banks.formats import (
+    CSV_COLUMNS,
+    ReadItem,
+    read_bank_file,
+    read_csv,
+    read_plain,
+    write_csv,
+    write_plain,
+)
+from safehold.banks.models import BankEntry, Category, NewEntry
+from safehold.errors import FormatError, InvalidInputError, InvalidSignalError
+
+# Bridge photo PDQ from Meta's Java test values (quoted in shared/data/README.md).
+BRIDGE = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+MD5 = "d35c785545392755e7e4164457657269"  # aaa-orig.jpg, expected-hashes.csv
+
+
+def _split(items: list[ReadItem]) -> tuple[list[NewEntry], list[FormatError]]:
+    entries = [i for i in items if isinstance(i, NewEntry)]
+    errors = [i for i in items if isinstance(i, FormatError)]
+    return entries, errors
+
+
+def _lines(text: str) -> io.StringIO:
+    return io.StringIO(text, newline="")
+
+
+def test_threatexchange_dataset_csv(shared_data: Path) -> None:
+    # The header and column order `threatexchange dataset -P --csv` writes.
+    text = (
+        "signal_type,signal_str,collab,category,tags\n"
+        f"pdq,{BRIDGE},Sample Data,POSITIVE_CLASS,tag1 tag2\n"
+        f"video_md5,{MD5.upper()},Sample Data,INVESTIGATION_SEED,\n"
+        f"pdq,{'0' * 64},Sample Data,NEGATIVE_CLASS,\n"
+    )
+    entries, errors = _split(list(read_csv(_lines(text))))
+    assert entries == [
+        NewEntry("pdq", BRIDGE, source="Sample Data", note="tags: tag1 tag2"),
+        NewEntry("md5", MD5, source="Sample Data"),
+    ]
+    assert [(e.line, "NEGATIVE_CLASS" in e.message) for e in errors] == [(4, True)]
+
+
+def test_safehold_columns_and_defaults() -> None:
+    text = (
+        "signal_type,signal_str,collab,category,tags,quality,note\n"
+        f"pdq,{BRIDGE},,vics:1,,87,seen twice\n"
+        f"pdq,{BRIDGE[::-1]},iwf,,,,\n"
+    )
+    entries, errors = _split(
+        list(read_csv(_lines(text), category=Category("local", "x"), source="default-src"))
+    )
+    assert errors == []
+    assert entries[0] == NewEntry(
+        "pdq", BRIDGE, quality=87, category=Category("vics", "1"), source="default-src",
+        note="seen twice",
+    )  # fmt: skip
+    assert entries[1].category == Category("local", "x")
+    assert entries[1].source == "iwf"
+
+
+def test_headerless_csv_uses_threatexchange_column_order() -> None:
+    entries, errors = _split(list(read_csv(_lines(f"pdq,{BRIDGE},collab\n"))))
+    assert errors == []
+    assert entries == [NewEntry("pdq", BRIDGE, source="collab")]
+
+
+def test_single_hash_column_with_signal_type_option() -> None:
+    text = f"hash\n{MD5}\n\n# a comment row\n{MD5[::-1]}\n"
+    entries, errors = _split(list(read_csv(_lines(text), signal_type="md5")))
+    assert errors == []
+    assert [e.value for e in entries] == [MD5, MD5[::-1]]
+    _, errors = _split(list(read_csv(_lines(text))))
+    assert [e.line for e in errors] == [2, 5]
+    assert all("no signal type" in e.message for e in errors)
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_never_echo_hashes() -> None:
+    short = BRIDGE[:-1]
+    text = (
+        "signal_type,signal_str,category,quality\n"  # line 1
+        f"pdq,{BRIDGE},,\n"  # 2 good
+        f"pdq,{short},,\n"  # 3 wrong length
+        f"{BRIDGE},pdq,,\n"  # 4 columns swapped: a hash where the type belongs
+        f"pdq,{BRIDGE[::-1]},{BRIDGE},\n"  # 5 a hash in the category column
+        f"pdq,{'1' * 64},,high\n"  # 6 quality not a number
+        f"tmk,{'1' * 64},,\n"  # 7 unknown signal type
+        "pdq,,,\n"  # 8 no value
+        f"md5,{MD5},,\n"  # 9 good
+    )
+    entries, errors = _split(list(read_csv(_lines(text))))
+    assert [e.value for e in entries] == [BRIDGE, MD5]
+    assert [e.line for e in errors] == [3, 4, 5, 6, 7, 8]
+    for error in errors:
+        assert error.message.startswith(f"line {error.line}: ")
+        for secret in (BRIDGE, short, BRIDGE[::-1], "1" * 64):
+            assert secret not in error.message
+    assert "64 hexadecimal digits" in errors[0].message
+    assert "not a signal type name" in errors[1].message
+    assert "unknown signal type 'tmk'" in errors[4].message
+
+
+def test_multiline_vpdq_field_keeps_line_numbers(shared_data: Path) -> None:
+    frames = (shared_data / "reference/videos/vpdq-hashes/chair-19-sd-bar.txt").read_text()
+    frames = "\n".join(frames.splitlines()[:5])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["signal_type", "signal_str"])
+    writer.writerow(["vpdq", frames])  # lines 2-6
+    writer.writerow(["pdq", "zz"])  # line 7
+    entries, errors = _split(list(read_csv(_lines(out.getvalue()))))
+    assert [e.signal_type for e in entries] == ["vpdq"]
+    assert entries[0].value.splitlines() == frames.splitlines()
+    assert [e.line for e in errors] == [7]
+
+
+def test_malformed_csv_row_is_skipped() -> None:
+    text = f"signal_type,signal_str\nmd5,{MD5}\nmd5,\0bad\nmd5,{MD5[::-1]}\n"
+    entries, errors = _split(list(read_csv(_lines(text))))
+    assert [e.value for e in entries] == [MD5, MD5[::-1]]
+    assert [e.line for e in errors] == [3]
+
+
+def test_plain_list(shared_data: Path) -> None:
+    text = (
+        "# PDQ hashes of benign reference photos\n"  # 1
+        "\n"  # 2
+        f"{BRIDGE.upper()}\n"  # 3
+        f"{BRIDGE[::-1]}   # inline comment\n"  # 4
+        f"pdq {'2' * 64}\n"  # 5 python-threatexchange file format
+        "not-a-hash\n"  # 6
+        f"{BRIDGE} extra words\n"  # 7
+    )
+    category = Category("local", "demo")
+    entries, errors = _split(
+        list(read_plain(_lines(text), signal_type="pdq", category=category, note="n"))
+    )
+    assert entries == [
+        NewEntry("pdq", BRIDGE, category=category, note="n"),
+        NewEntry("pdq", BRIDGE[::-1], category=category, note="n"),
+        NewEntry("pdq", "2" * 64, category=category, note="n"),
+    ]
+    assert [e.line for e in errors] == [6, 7]
+    assert "3 words" in errors[1].message
+
+
+def test_plain_list_without_signal_type_needs_it_per_line() -> None:
+    entries, errors = _split(list(read_plain(_lines(f"md5 {MD5}\n{MD5}\n"))))
+    assert entries == [NewEntry("md5", MD5)]
+    assert [e.line for e in errors] == [2]
+
+
+def test_plain_refuses_vpdq_and_unknown_types() -> None:
+    with pytest.raises(InvalidInputError, match="--format csv"):
+        read_plain(_lines(""), signal_type="vpdq")
+    with pytest.raises(InvalidSignalError):
+        list(read_plain(_lines(""), signal_type="tmk"))
+    with pytest.raises(InvalidInputError, match="unknown bank file format"):
+        read_bank_file(_lines(""), "xml")
+
+
+def _entry(i: int, signal_type: str, value: str, **kw: object) -> BankEntry:
+    fields: dict[str, object] = {
+        "quality": None, "category": None, "source": "", "note": "", "enabled": True,
+    }  # fmt: skip
+    fields.update(kw)
+    return BankEntry(
+        id=i, bank_id=1, bank_name="b", signal_type=signal_type, value=value,
+        added_at=datetime(2024, 1, 1, tzinfo=UTC), **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_csv_round_trip(shared_data: Path) -> None:
+    frames = (shared_data / "reference/videos/vpdq-hashes/chair-19-sd-bar.txt").read_text()
+    from safehold.signals import get_signal_type
+
+    vpdq = get_signal_type("vpdq").validate_signal(frames)
+    stored = [
+        _entry(1, "pdq", BRIDGE, quality=100, category=Category("ncmec-industry", "A1"),
+               source="ncmec", note='said "hi", twice'),
+        _entry(2, "md5", MD5),
+        _entry(3, "vpdq", vpdq, note="multi\nline"),
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert write_csv(stored, out) == 3
+    assert out.getvalue().splitlines()[0] == ",".join(CSV_COLUMNS)
+    entries, errors = _split(list(read_csv(_lines(out.getvalue()))))
+    assert errors == []
+    assert entries == [
+        NewEntry(e.signal_type, e.value, e.quality, e.category, e.source, e.note) for e in stored
+    ]
+
+
+def test_plain_round_trip() -> None:
+    stored = [_entry(1, "pdq", BRIDGE), _entry(2, "md5", MD5)]
+    out = io.StringIO()
+    assert write_plain(stored, out, include_signal_type=True) == 2
+    assert out.getvalue() == f"pdq {BRIDGE}\nmd5 {MD5}\n"
+    entries, errors = _split(list(read_plain(_lines(out.getvalue()))))
+    assert (entries, errors) == ([NewEntry("pdq", BRIDGE), NewEntry("md5", MD5)], [])
+    only_pdq = io.StringIO()
+    write_plain(stored[:1], only_pdq)
+    assert only_pdq.getvalue() == f"{BRIDGE}\n"
+    with pytest.raises(InvalidInputError, match="--format csv"):
+        write_plain([_entry(3, "vpdq", "a\nb")], io.StringIO())

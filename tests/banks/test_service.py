@@ -1,0 +1,266 @@
+"""BankService on real SQLite and real PostgreSQL (the ``bank_service`` fixture runs both)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+
+from safehold.banks.models import Category, NewEntry
+from safehold.banks.service import BankService
+from safehold.errors import ConflictError, InvalidInputError, InvalidSignalError, NotFoundError
+
+
+def _reference_rows(shared_data: Path) -> list[dict[str, str]]:
+    with (shared_data / "reference" / "images" / "expected-hashes.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def _vpdq_reference(shared_data: Path, name: str = "chair-19-sd-bar") -> str:
+    return (shared_data / "reference" / "videos" / "vpdq-hashes" / f"{name}.txt").read_text()
+
+
+def test_create_and_get_bank(bank_service: BankService) -> None:
+    created = bank_service.create_bank(
+        "ncmec", description="NCMEC industry list", source="ncmec", thresholds={"pdq": 24}
+    )
+    got = bank_service.get_bank("ncmec")
+    assert got == created
+    assert (got.name, got.description, got.source) == ("ncmec", "NCMEC industry list", "ncmec")
+    assert got.thresholds == {"pdq": 24}
+    assert got.enabled is True
+    assert got.entry_count == 0
+    assert got.created_at.tzinfo == UTC
+
+
+def test_bank_names_are_unique_ignoring_case(bank_service: BankService) -> None:
+    bank_service.create_bank("demo")
+    with pytest.raises(ConflictError):
+        bank_service.create_bank("demo")
+    with pytest.raises(ConflictError, match="'demo' already exists"):
+        bank_service.create_bank("DEMO")
+
+
+@pytest.mark.parametrize("name", ["", " ", "a b", "-lead", ".hidden", "a/b", "naïve", "x" * 101])
+def test_invalid_bank_names_are_refused(bank_service: BankService, name: str) -> None:
+    with pytest.raises(InvalidInputError, match="bank name"):
+        bank_service.create_bank(name)
+
+
+@pytest.mark.parametrize("name", ["a", "ncmec-industry_2024.v1", "X" * 100])
+def test_valid_bank_names(bank_service: BankService, name: str) -> None:
+    assert bank_service.create_bank(name).name == name
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "needle"),
+    [
+        ({"pdq": 257}, "between 0 and 256"),
+        ({"pdq": -1}, "between 0 and 256"),
+        ({"md5": 1}, "between 0 and 0"),
+        ({"nope": 3}, "unknown signal type 'nope'"),
+        ({"pdq": True}, "must be an integer"),
+    ],
+)
+def test_thresholds_are_checked_against_the_signal_type(
+    bank_service: BankService, thresholds: dict[str, int], needle: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=needle):
+        bank_service.create_bank("b", thresholds=thresholds)
+    with pytest.raises(NotFoundError):
+        bank_service.get_bank("b")
+
+
+def test_update_bank(bank_service: BankService) -> None:
+    bank_service.create_bank("b", thresholds={"pdq": 20, "md5": 0})
+    updated = bank_service.update_bank("b", description="new", thresholds={"pdq": 30})
+    assert updated.description == "new"
+    assert updated.thresholds == {"pdq": 30}
+    assert updated.updated_at is not None
+    assert updated.updated_at >= updated.created_at
+    assert bank_service.update_bank("b", enabled=False).enabled is False
+    assert bank_service.update_bank("b", thresholds={}).thresholds == {}
+    with pytest.raises(NotFoundError):
+        bank_service.update_bank("missing", enabled=False)
+
+
+def test_list_banks_sorted_with_counts(bank_service: BankService) -> None:
+    bank_service.create_bank("zeta")
+    bank_service.create_bank("alpha")
+    bank_service.add_entries("zeta", [NewEntry("md5", "0" * 32), NewEntry("md5", "1" * 32)])
+    assert [(b.name, b.entry_count) for b in bank_service.list_banks()] == [
+        ("alpha", 0),
+        ("zeta", 2),
+    ]
+
+
+def test_add_reference_pdq_hashes_skips_duplicates(
+    bank_service: BankService, shared_data: Path
+) -> None:
+    rows = _reference_rows(shared_data)
+    values = [r["pdq"] for r in rows]
+    distinct = len(set(values))
+    assert distinct < len(values)  # the reference set repeats one hash: a real duplicate
+    bank_service.create_bank("reference")
+    entries = [NewEntry("pdq", r["pdq"], quality=int(r["pdq_quality"])) for r in rows]
+    assert bank_service.add_entries("reference", entries, batch_size=7) == distinct
+    assert bank_service.add_entries("reference", entries) == 0
+    stored = {e.value for e in bank_service.iter_entries("reference")}
+    assert stored == set(values)
+    original = next(e for e in bank_service.iter_entries("reference") if e.value == values[0])
+    assert original.quality == int(rows[0]["pdq_quality"])
+
+
+def test_same_hash_may_sit_in_two_banks(bank_service: BankService) -> None:
+    for name in ("a", "b"):
+        bank_service.create_bank(name)
+        assert bank_service.add_entries(name, [NewEntry("sha256", "ab" * 32)]) == 1
+    hits = bank_service.find_entries("sha256", "ab" * 32)
+    assert sorted(h.bank_name for h in hits) == ["a", "b"]
+
+
+def test_values_are_stored_canonical(bank_service: BankService, shared_data: Path) -> None:
+    row = _reference_rows(shared_data)[0]
+    bank_service.create_bank("b")
+    bank_service.add_entries("b", [NewEntry("md5", f"  {row['md5'].upper()} ")])
+    (entry,) = bank_service.iter_entries("b")
+    assert entry.value == row["md5"]
+    assert bank_service.add_entries("b", [NewEntry("md5", row["md5"])]) == 0
+
+
+def test_bad_value_stops_at_its_batch(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    good = [NewEntry("md5", f"{i:032x}") for i in range(4)]
+    bad = NewEntry("md5", "f" * 31)
+    with pytest.raises(InvalidSignalError, match="32 hexadecimal digits") as info:
+        bank_service.add_entries("b", [*good, bad, NewEntry("md5", "e" * 32)], batch_size=2)
+    assert "f" * 31 not in info.value.message
+    assert bank_service.get_bank("b").entry_count == 4  # the two full batches before it
+
+
+def test_unknown_signal_type_and_bad_fields(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    with pytest.raises(InvalidSignalError, match="unknown signal type 'tmk'"):
+        bank_service.add_entries("b", [NewEntry("tmk", "00")])
+    with pytest.raises(InvalidInputError, match="quality"):
+        bank_service.add_entries("b", [NewEntry("md5", "0" * 32, quality=101)])
+    with pytest.raises(InvalidInputError, match="category code"):
+        bank_service.add_entries("b", [NewEntry("md5", "0" * 32, category=Category("x", ""))])
+    with pytest.raises(NotFoundError):
+        bank_service.add_entries("missing", [NewEntry("md5", "0" * 32)])
+    assert bank_service.get_bank("b").entry_count == 0
+
+
+def test_vpdq_values_round_trip(bank_service: BankService, shared_data: Path) -> None:
+    text = _vpdq_reference(shared_data)
+    bank_service.create_bank("videos")
+    assert bank_service.add_entries("videos", [NewEntry("vpdq", text)]) == 1
+    (entry,) = bank_service.iter_entries("videos", signal_type="vpdq")
+    assert entry.value.splitlines() == [line for line in text.splitlines() if line.strip()]
+    assert bank_service.add_entries("videos", [NewEntry("vpdq", text)]) == 0
+    assert [e.id for e in bank_service.find_entries("vpdq", entry.value)] == [entry.id]
+
+
+def test_iter_entries_filters_and_fields(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    category = Category("ncmec-industry", "A1")
+    bank_service.add_entries(
+        "b",
+        [
+            NewEntry("md5", "0" * 32, category=category, source="ncmec", note="first"),
+            NewEntry("sha256", "1" * 64),
+            NewEntry("md5", "2" * 32),
+        ],
+    )
+    entries = list(bank_service.iter_entries("b"))
+    assert [e.signal_type for e in entries] == ["md5", "sha256", "md5"]
+    assert [e.id for e in entries] == sorted(e.id for e in entries)
+    first = entries[0]
+    assert (first.category, first.source, first.note, first.bank_name) == (
+        category,
+        "ncmec",
+        "first",
+        "b",
+    )
+    assert first.added_at.tzinfo == UTC
+    assert entries[1].category is None
+    assert len(list(bank_service.iter_entries("b", signal_type="md5"))) == 2
+    with pytest.raises(NotFoundError):
+        bank_service.iter_entries("missing")  # raised by the call, before iteration
+
+
+def test_disabled_entries_and_banks_do_not_match(bank_service: BankService) -> None:
+    for name in ("a", "b"):
+        bank_service.create_bank(name)
+    bank_service.add_entries("a", [NewEntry("md5", "0" * 32), NewEntry("md5", "1" * 32)])
+    bank_service.add_entries("b", [NewEntry("md5", "2" * 32)])
+    first, second = bank_service.iter_entries("a")
+    bank_service.set_entry_enabled(first.id, False)
+    assert [e.id for e in bank_service.matchable_entries("md5")] == [
+        second.id,
+        *[e.id for e in bank_service.iter_entries("b")],
+    ]
+    assert [e.id for e in bank_service.iter_entries("a")] == [second.id]
+    assert len(list(bank_service.iter_entries("a", include_disabled=True))) == 2
+    assert bank_service.get_entry(first.id).enabled is False
+    bank_service.update_bank("b", enabled=False)
+    assert [e.id for e in bank_service.matchable_entries("md5")] == [second.id]
+    assert bank_service.find_entries("md5", "2" * 32) == []
+    assert len(bank_service.find_entries("md5", "2" * 32, matchable_only=False)) == 1
+    bank_service.set_entry_enabled(first.id, True)
+    assert len(bank_service.matchable_entries("md5")) == 2
+    assert bank_service.matchable_entries("pdq") == []
+    with pytest.raises(NotFoundError):
+        bank_service.set_entry_enabled(10**9, False)
+
+
+def test_change_sequence_grows_on_every_change(bank_service: BankService) -> None:
+    seen = [bank_service.change_sequence()]
+    assert seen == [0]
+
+    def changed() -> None:
+        seen.append(bank_service.change_sequence())
+        assert seen[-1] > seen[-2]
+
+    bank_service.create_bank("b")
+    changed()
+    bank_service.update_bank("b", description="d")
+    changed()
+    bank_service.add_entries("b", [NewEntry("md5", "0" * 32)])
+    changed()
+    entry = next(bank_service.iter_entries("b"))
+    bank_service.set_entry_enabled(entry.id, False)
+    changed()
+    bank_service.set_entry_enabled(entry.id, True)
+    changed()
+    # Nothing new: duplicates only, an empty update.
+    bank_service.add_entries("b", [NewEntry("md5", "0" * 32)])
+    bank_service.update_bank("b")
+    assert bank_service.change_sequence() == seen[-1]
+
+
+def test_summarize_bank_counts_without_values(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    a1 = Category("ncmec-industry", "A1")
+    bank_service.add_entries(
+        "b",
+        [
+            NewEntry("md5", "0" * 32, category=a1),
+            NewEntry("md5", "1" * 32, category=a1),
+            NewEntry("md5", "2" * 32),
+            NewEntry("sha256", "3" * 64, category=a1),
+        ],
+    )
+    disabled = next(bank_service.iter_entries("b"))
+    bank_service.set_entry_enabled(disabled.id, False)
+    summary = bank_service.summarize_bank("b")
+    counts = {(c.signal_type, c.category): (c.enabled, c.disabled) for c in summary.counts}
+    assert counts == {
+        ("md5", None): (1, 0),
+        ("md5", a1): (1, 1),
+        ("sha256", a1): (1, 0),
+    }
+    assert summary.total() == 4
+    assert summary.total(enabled_only=True) == 3

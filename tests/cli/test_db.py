@@ -1,0 +1,57 @@
+"""``safehold db upgrade`` / ``safehold db current`` on SQLite and an empty PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from safehold.cli import db
+from safehold.settings import Settings, get_settings
+
+runner = CliRunner()
+
+
+def test_sqlite_upgrade_and_current(settings: Settings) -> None:
+    before = runner.invoke(db.app, ["current"])
+    assert before.exit_code == 0, before.output
+    assert "revision: none (empty database)" in before.stdout
+    assert "needs migration" in before.stdout
+    upgraded = runner.invoke(db.app, ["upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "is at schema revision 0001" in upgraded.stdout
+    assert str(settings.data_dir / "safehold.db") in upgraded.stdout
+    after = runner.invoke(db.app, ["current"])
+    assert "status:   up to date" in after.stdout
+    again = runner.invoke(db.app, ["upgrade"])
+    assert again.exit_code == 0
+
+
+def test_postgres_upgrade_hides_password(
+    empty_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_DATABASE_URL", empty_postgres_url)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(db.app, ["upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "postgresql+psycopg://" in result.stdout
+        assert "up to date" in runner.invoke(db.app, ["current"]).stdout
+    finally:
+        get_settings.cache_clear()
+
+
+def test_unreachable_database_and_bad_revision(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad_revision = runner.invoke(db.app, ["upgrade", "--revision", "9999"])
+    assert bad_revision.exit_code == 2
+    assert bad_revision.stderr.startswith("error: cannot migrate to '9999'")
+    monkeypatch.setenv("SAFEHOLD_DATABASE_URL", "postgresql://u:hunter2pw@127.0.0.1:1/x")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(db.app, ["current"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot use the database")
+    assert "hunter2pw" not in result.output

@@ -1,0 +1,179 @@
+"""scan(): one record per file in walk order, per-file errors, the cache, re-matching, bounds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from safehold.banks.models import Category, NewEntry
+from safehold.banks.service import BankService
+from safehold.errors import InvalidInputError, NotFoundError
+from safehold.scanning import ScanConfig, ScanRecord, ScanSummary, scan
+from safehold.scanning.pipeline import builtin_signal_types
+
+ScanRunner = Callable[..., tuple[list[ScanRecord], ScanSummary]]
+
+RECORD_KEYS = {"path", "content_type", "size", "signals", "matches", "error", "cached"}
+
+
+def _names(records: list[ScanRecord], root: Path) -> list[str]:
+    return [os.path.relpath(r.path, root) for r in records]
+
+
+def test_one_record_per_file_in_walk_order(image_tree: Path, run_scan: ScanRunner) -> None:
+    records, summary = run_scan([image_tree])
+    assert _names(records, image_tree) == ["a.png", "b.jpg", "sub/c.png", "sub/deeper/d.jpg"]
+    for record in records:
+        data = json.loads(record.to_json())
+        assert set(data) == RECORD_KEYS
+        assert data["error"] is None
+        assert data["matches"] == []
+        assert data["cached"] is False
+        assert data["content_type"] == "photo"
+        raw = Path(record.path).read_bytes()
+        assert data["size"] == len(raw)
+        assert data["signals"]["md5"] == {"value": hashlib.md5(raw).hexdigest(), "quality": None}
+        assert data["signals"]["sha256"]["value"] == hashlib.sha256(raw).hexdigest()
+        assert len(data["signals"]["pdq"]["value"]) == 64
+        assert data["signals"]["pdq"]["quality"] >= 50
+    assert (summary.files, summary.hashed, summary.cached, summary.error_count) == (4, 4, 0, 0)
+    assert summary.exit_status() == 0
+
+
+def test_bad_files_get_one_error_each_and_the_batch_goes_on(
+    tmp_path: Path, make_image: Callable[..., Path], run_scan: ScanRunner
+) -> None:
+    media = tmp_path / "media"
+    make_image(media / "good.png", seed=1)
+    (media / "empty.jpg").write_bytes(b"")
+    (media / "notes.txt").write_text("not an image")
+    good = (media / "good.png").read_bytes()
+    (media / "truncated.png").write_bytes(good[: len(good) // 3])
+    records, summary = run_scan([media])
+    by_name = {Path(r.path).name: r for r in records}
+    assert by_name["good.png"].error is None
+    assert {n: r.error.type for n, r in by_name.items() if r.error} == {
+        "empty.jpg": "empty",
+        "notes.txt": "unsupported",
+        "truncated.png": "corrupt",
+    }
+    # The truncated PNG still has its exact hashes (md5 of the bytes it has).
+    assert set(by_name["truncated.png"].signals) == {"md5", "sha256"}
+    assert summary.errors == {"empty": 1, "unsupported": 1, "corrupt": 1}
+    assert summary.exit_status() == 4
+
+
+def test_signal_type_restriction(image_tree: Path, run_scan: ScanRunner) -> None:
+    records, _ = run_scan([image_tree / "a.png"], signal_types=("md5",), service=None)
+    assert list(records[0].signals) == ["md5"]
+
+
+def test_rerun_hashes_only_the_changed_file(
+    image_tree: Path, make_image: Callable[..., Path], run_scan: ScanRunner
+) -> None:
+    first, _ = run_scan([image_tree])
+    assert [r.cached for r in first] == [False] * 4
+    make_image(image_tree / "b.jpg", seed=99)
+    second, summary = run_scan([image_tree])
+    assert [(Path(r.path).name, r.cached) for r in second] == [
+        ("a.png", True),
+        ("b.jpg", False),
+        ("c.png", True),
+        ("d.jpg", True),
+    ]
+    assert (summary.hashed, summary.cached) == (1, 3)
+    # Cached records carry the same signals as the first run.
+    assert second[0].signals == first[0].signals
+    assert second[1].signals["md5"] != first[1].signals["md5"]
+
+
+def test_cache_is_per_options_and_can_be_disabled(image_tree: Path, run_scan: ScanRunner) -> None:
+    run_scan([image_tree])
+    records, _ = run_scan([image_tree], cache_path=None)
+    assert not any(r.cached for r in records)
+    dihedral, _ = run_scan([image_tree], dihedral=True)
+    assert not any(r.cached for r in dihedral)
+
+
+def test_cached_files_are_matched_against_the_current_banks(
+    image_tree: Path, run_scan: ScanRunner, banks: BankService
+) -> None:
+    first, _ = run_scan([image_tree])
+    assert all(r.matches == [] for r in first)
+    banks.create_bank("known", source="test")
+    md5 = first[2].signals["md5"].value
+    banks.add_entries("known", [NewEntry("md5", md5, category=Category("local", "x"), source="s")])
+    second, summary = run_scan([image_tree])
+    matched = [r for r in second if r.matches]
+    assert [Path(r.path).name for r in matched] == ["c.png"]
+    assert matched[0].cached is True
+    (m,) = matched[0].matches
+    assert (m.bank, m.signal_type, m.distance, m.category, m.source, m.variant) == (
+        "known",
+        "md5",
+        0,
+        "local:x",
+        "s",
+        None,
+    )
+    assert summary.exit_status() == 1
+    banks.update_bank("known", enabled=False)
+    third, _ = run_scan([image_tree])
+    assert all(r.matches == [] for r in third)
+
+
+def test_killed_scan_resumes_where_it_stopped(
+    image_tree: Path, run_scan: ScanRunner, scan_config: ScanConfig
+) -> None:
+    seen: list[ScanRecord] = []
+
+    class KilledError(Exception):
+        pass
+
+    def die_after_two(record: ScanRecord) -> None:
+        seen.append(record)
+        if len(seen) == 2:
+            raise KilledError
+
+    config = replace(scan_config, cache_commit_every=1)
+    with pytest.raises(KilledError):
+        scan([image_tree], config=config, banks=None, on_record=die_after_two)
+    records, summary = run_scan([image_tree])
+    assert [r.cached for r in records[:2]] == [True, True]
+    assert summary.hashed <= 2
+
+
+def test_file_timeout_gives_timeout_records_that_are_retried(
+    tmp_path: Path, make_image: Callable[..., Path], run_scan: ScanRunner
+) -> None:
+    make_image(tmp_path / "media" / "big-1.png", seed=1, size=512)
+    make_image(tmp_path / "media" / "big-2.png", seed=2, size=512)
+    records, summary = run_scan([tmp_path / "media"], file_timeout_seconds=0.001)
+    assert [r.error.type if r.error else None for r in records] == ["timeout", "timeout"]
+    assert summary.worker_restarts == 2
+    assert summary.exit_status() == 4
+    again, _ = run_scan([tmp_path / "media"])
+    assert [(r.error, r.cached) for r in again] == [(None, False), (None, False)]
+
+
+def test_unknown_signal_type_bank_or_threshold_is_refused(
+    image_tree: Path, run_scan: ScanRunner
+) -> None:
+    with pytest.raises(NotFoundError, match="no-such-type"):
+        run_scan([image_tree], signal_types=("no-such-type",))
+    with pytest.raises(NotFoundError, match="nope"):
+        run_scan([image_tree], banks=("nope",))
+    with pytest.raises(InvalidInputError, match="does not compute"):
+        run_scan([image_tree], signal_types=("md5",), thresholds={"pdq": 10})
+    with pytest.raises(InvalidInputError, match=r"outside 0\.\.256"):
+        run_scan([image_tree], thresholds={"pdq": 300})
+
+
+def test_default_signal_types_are_the_built_ins() -> None:
+    assert set(builtin_signal_types()) == {"md5", "sha256", "pdq", "vpdq"}
