@@ -12,9 +12,11 @@ import pytest
 from safehold.banks.formats import (
     CSV_COLUMNS,
     ReadItem,
+    check_plain_exportable,
     read_bank_file,
     read_csv,
     read_plain,
+    sniff_format,
     write_csv,
     write_plain,
 )
@@ -107,8 +109,10 @@ def test_bad_rows_are_reported_with_line_numbers_and_never_echo_hashes() -> None
         for secret in (BRIDGE, short, BRIDGE[::-1], "1" * 64):
             assert secret not in error.message
     assert "64 hexadecimal digits" in errors[0].message
-    assert "not a signal type name" in errors[1].message
-    assert "unknown signal type 'tmk'" in errors[4].message
+    # A signal type read from a row is never echoed (it may be part of a hash).
+    known = "unknown signal type in column 1 (known: md5, pdq, sha256, vpdq)"
+    assert errors[1].message == f"line 4: {known}"
+    assert errors[4].message == f"line 7: {known}"
 
 
 def test_multiline_vpdq_field_keeps_line_numbers(shared_data: Path) -> None:
@@ -214,3 +218,56 @@ def test_plain_round_trip() -> None:
     assert only_pdq.getvalue() == f"{BRIDGE}\n"
     with pytest.raises(InvalidInputError, match="--format csv"):
         write_plain([_entry(3, "vpdq", "a\nb")], io.StringIO())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"# exported list\n\nsignal_type,signal_str\nmd5,{MD5}\n", "csv"),
+        (f"Hash,Note\n{MD5},x\n", "csv"),
+        (f"md5 {MD5}\n", "plain"),
+        (f"{MD5}\n", "plain"),
+        (f"md5,{MD5}\n", "plain"),  # no header: CSV needs --format csv (the comma hint says so)
+        ("# only comments\n", "plain"),
+    ],
+)
+def test_sniff_format_looks_for_a_csv_header(text: str, expected: str) -> None:
+    assert sniff_format(text.splitlines(keepends=True)) == expected
+
+
+def test_a_comma_in_a_plain_list_hints_at_csv() -> None:
+    entries, errors = _split(list(read_plain(_lines(f"md5,{MD5}\n"))))
+    assert entries == []
+    assert [e.message for e in errors] == [
+        "line 1: a comma in a plain list: is this CSV? use --format csv"
+    ]
+    assert MD5 not in errors[0].message
+
+
+@pytest.mark.parametrize("quality", ["\u0665\u0660", "1e2", "-1", "0100", "high"])
+def test_quality_must_be_ascii_digits_0_to_100(quality: str) -> None:
+    entries, errors = _split(list(read_csv(_lines(f"md5,{MD5},,,,{quality},\n"))))
+    assert entries == []
+    assert [e.message for e in errors] == ["line 1: quality must be an integer from 0 to 100"]
+
+
+def test_short_signal_type_cells_are_never_echoed() -> None:
+    # A truncated row can shift up to 20 hex digits of a hash into the signal type column.
+    text = f"signal_str,signal_type\n{MD5},{MD5[:20]}\n{MD5},01234567\n{MD5},nosuch\n"
+    _, errors = _split(list(read_csv(_lines(text))))
+    known = "unknown signal type in column 2 (known: md5, pdq, sha256, vpdq)"
+    assert [e.message for e in errors] == [f"line {n}: {known}" for n in (2, 3, 4)]
+    _, plain = _split(list(read_plain(_lines(f"0123456789abcdef {MD5}\n"))))
+    assert [e.message for e in plain] == [
+        "line 1: unknown signal type in the first word (known: md5, pdq, sha256, vpdq)"
+    ]
+
+
+def test_plain_export_of_vpdq_is_refused_before_writing() -> None:
+    check_plain_exportable(["md5", "pdq", "sha256"])
+    with pytest.raises(InvalidInputError) as info:
+        check_plain_exportable(["md5", "vpdq"])
+    assert info.value.message == (
+        "vpdq values span several lines and cannot be written as a plain list; "
+        "export them with --format csv, or choose another --signal-type"
+    )

@@ -1,22 +1,13 @@
-"""Hashing media files into bank entries: folder walking and per-file errors."""
+"""Hashing media files into bank entries, with per-file errors."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from safehold.banks.media import MediaHasher, iter_media_files
-from safehold.errors import ContentError, NotFoundError
+from safehold.banks.media import MediaHasher
+from safehold.errors import ContentError
 from safehold.settings import Settings
-
-
-def test_folders_are_walked_sorted_and_missing_paths_reported(tmp_path: Path) -> None:
-    for name in ("b/2.jpg", "b/1.jpg", "a.jpg", "c/d/e.png"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")
-    found = list(iter_media_files([tmp_path, tmp_path / "missing"]))
-    assert found[:-1] == [tmp_path / p for p in ("a.jpg", "b/1.jpg", "b/2.jpg", "c/d/e.png")]
-    assert isinstance(found[-1], NotFoundError)
 
 
 def test_reference_image_gives_every_photo_signal(shared_data: Path, settings: Settings) -> None:

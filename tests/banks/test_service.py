@@ -264,3 +264,56 @@ def test_summarize_bank_counts_without_values(bank_service: BankService) -> None
     }
     assert summary.total() == 4
     assert summary.total(enabled_only=True) == 3
+
+
+def test_every_method_finds_a_bank_ignoring_case(bank_service: BankService) -> None:
+    bank_service.create_bank("KNOWN")
+    assert bank_service.get_bank("known").name == "KNOWN"
+    assert bank_service.add_entries("Known", [NewEntry("md5", "0" * 32)]) == 1
+    assert [e.bank_name for e in bank_service.iter_entries("kNoWn")] == ["KNOWN"]
+    assert bank_service.summarize_bank("known").total() == 1
+    assert bank_service.update_bank("known", enabled=False).name == "KNOWN"
+    assert bank_service.get_bank("KNOWN").enabled is False
+    with pytest.raises(ConflictError, match="a bank named 'KNOWN' already exists"):
+        bank_service.create_bank("known")
+
+
+def test_non_ascii_names_never_fold_onto_a_bank(bank_service: BankService) -> None:
+    bank_service.create_bank("known")
+    kelvin = "\u212anown"  # KELVIN SIGN: str.lower() folds it to an ASCII "k"
+    assert kelvin.lower() == "known"
+    with pytest.raises(NotFoundError, match="no bank named"):
+        bank_service.get_bank(kelvin)
+    with pytest.raises(NotFoundError):
+        bank_service.add_entries(kelvin, [NewEntry("md5", "0" * 32)])
+
+
+def test_a_very_long_name_is_cut_in_the_message(bank_service: BankService) -> None:
+    with pytest.raises(NotFoundError) as info:
+        bank_service.get_bank("x" * 5000)
+    assert len(info.value.message) < 200
+    assert "(5000 characters)" in info.value.message
+
+
+@pytest.mark.parametrize("entry_id", [0, -1, 2**63, 99999999999999999999999])
+def test_entry_ids_out_of_range_are_not_found_on_every_database(
+    bank_service: BankService, entry_id: int
+) -> None:
+    # SQLite raised OverflowError and PostgreSQL NumericValueOutOfRange before the check.
+    with pytest.raises(NotFoundError, match=f"^no bank entry with id {entry_id}$"):
+        bank_service.set_entry_enabled(entry_id, False)
+    with pytest.raises(NotFoundError, match=f"^no bank entry with id {entry_id}$"):
+        bank_service.get_entry(entry_id)
+
+
+def test_largest_entry_id_is_looked_up_and_a_bool_is_refused(bank_service: BankService) -> None:
+    with pytest.raises(NotFoundError, match=f"id {2**63 - 1}$"):
+        bank_service.get_entry(2**63 - 1)
+    with pytest.raises(InvalidInputError, match="must be an integer"):
+        bank_service.set_entry_enabled(True, False)
+
+
+def test_iter_entries_refuses_an_unknown_signal_type(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    with pytest.raises(InvalidInputError, match=r"unknown signal type 'nosuch' \(known: md5"):
+        bank_service.iter_entries("b", signal_type="nosuch")

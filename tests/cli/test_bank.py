@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import csv
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from safehold.banks.models import Category, NewEntry
 from safehold.banks.service import BankService
 from safehold.cli import bank
 from safehold.signals import get_signal_type
 
 # Wide enough that Rich never truncates a table cell.
 runner = CliRunner(env={"COLUMNS": "200"})
+MD5 = "d35c785545392755e7e4164457657269"  # aaa-orig.jpg, shared/data expected-hashes.csv
 
 
 def invoke(*args: str) -> Result:
@@ -141,8 +147,6 @@ def test_disable_and_enable(bank_service: BankService) -> None:
     assert bank_service.get_bank("b").enabled is False
     assert invoke("enable", "b").exit_code == 0
     assert bank_service.get_bank("b").enabled is True
-    from safehold.banks.models import NewEntry
-
     bank_service.add_entries("b", [NewEntry("md5", "0" * 32)])
     (entry,) = bank_service.iter_entries("b")
     result = invoke("disable-entry", str(entry.id))
@@ -224,13 +228,260 @@ def test_import_from_stdin_lists_at_most_20_bad_rows(bank_service: BankService) 
     assert "... and 5 more bad rows" in result.stderr
 
 
-def test_export_makes_an_existing_file_private(bank_service: BankService, tmp_path: Path) -> None:
+def test_export_refuses_an_existing_file_unless_forced(
+    bank_service: BankService, tmp_path: Path
+) -> None:
     bank_service.create_bank("b")
-    out = tmp_path / "out.csv"
+    bank_service.add_entries("b", [NewEntry("md5", MD5)])
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "out.csv"
     out.write_text("old")
     out.chmod(0o644)
-    assert invoke("export", "b", "--output", str(out)).exit_code == 0
+    refused = invoke("export", "b", "--output", str(out))
+    assert refused.exit_code == 2
+    assert refused.stderr == f"error: {out} already exists; use --force to replace it\n"
+    assert out.read_text() == "old"
+    forced = invoke("export", "b", "--output", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert out.read_text().splitlines() == [
-        "signal_type,signal_str,collab,category,tags,quality,note"
+        "signal_type,signal_str,collab,category,tags,quality,note",
+        f"md5,{MD5},,,,,",
     ]
+    assert [p.name for p in folder.iterdir()] == ["out.csv"]  # no temporary file left
+
+
+def test_export_never_follows_a_symbolic_link(bank_service: BankService, tmp_path: Path) -> None:
+    bank_service.create_bank("b")
+    bank_service.add_entries("b", [NewEntry("md5", MD5)])
+    target = tmp_path / "elsewhere.txt"
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)  # dangling: following it would create the target
+    assert invoke("export", "b", "--output", str(link)).exit_code == 2
+    forced = invoke("export", "b", "--output", str(link), "--force")
+    assert forced.exit_code == 2
+    assert forced.stderr == f"error: {link} is a symbolic link; not writing through it\n"
+    assert not target.exists()
+    assert link.is_symlink()
+    target.write_text("keep")
+    assert invoke("export", "b", "--output", str(link), "--force").exit_code == 2
+    assert target.read_text() == "keep"
+
+
+def test_export_plain_of_vpdq_fails_before_writing(
+    bank_service: BankService, shared_data: Path, tmp_path: Path
+) -> None:
+    frames = (shared_data / "reference/videos/vpdq-hashes/chair-19-sd-bar.txt").read_text()
+    bank_service.create_bank("v")
+    bank_service.add_entries("v", [NewEntry("md5", MD5), NewEntry("vpdq", frames)])
+    out = tmp_path / "out.txt"
+    for args in ([], ["--output", str(out)]):
+        result = invoke("export", "v", "--format", "plain", *args)
+        assert result.exit_code == 2
+        assert result.stdout == ""  # not a single hash value written
+        assert "vpdq values span several lines" in result.stderr
+    assert not out.exists()
+    only_md5 = invoke("export", "v", "--format", "plain", "--signal-type", "md5")
+    assert (only_md5.exit_code, only_md5.stdout) == (0, f"{MD5}\n")
+    assert "exported 1 entry from v" in only_md5.stderr
+
+
+def test_export_checks_the_signal_type(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    result = invoke("export", "b", "--signal-type", "nosuch")
+    assert result.exit_code == 2
+    assert result.stderr == "error: unknown signal type 'nosuch' (known: md5, pdq, sha256, vpdq)\n"
+    alias = invoke("export", "b", "--signal-type", "VIDEO_MD5")
+    assert alias.exit_code == 0, alias.output
+
+
+def _safehold(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-c", "from safehold.cli.main import app; app()", *args]
+    return subprocess.run(command, check=False, timeout=60, **kw)
+
+
+@pytest.mark.parametrize("db_settings", ["sqlite"], indirect=True)
+def test_export_into_a_closed_pipe_or_full_disk(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    values = [f"{i:032x}" for i in range(50_000)]
+    bank_service.add_entries("b", [NewEntry("md5", v) for v in values])
+    export = [sys.executable, "-c", "from safehold.cli.main import app; app()",
+              "bank", "export", "b", "--format", "plain"]  # fmt: skip
+    with subprocess.Popen(export, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.readline() == values[0].encode() + b"\n"
+        proc.stdout.close()  # like `| head -1`
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 141
+    assert stderr == b""
+    if not os.path.exists("/dev/full"):
+        return
+    with open("/dev/full", "wb") as full:
+        result = _safehold("bank", "export", "b", stdout=full, stderr=subprocess.PIPE)
+    assert result.returncode == 2
+    assert result.stderr == b"error: standard output: No space left on device\n"
+
+
+def test_bank_names_work_in_any_case(bank_service: BankService, tmp_path: Path) -> None:
+    assert invoke("create", "KNOWN").exit_code == 0
+    clash = invoke("create", "known")
+    assert clash.stderr == "error: a bank named 'KNOWN' already exists\n"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"md5 {MD5}\n")
+    imported = invoke("import", "known", str(listing))
+    assert imported.exit_code == 0, imported.output
+    assert imported.stderr.startswith("KNOWN: 1 added, 0 duplicates skipped, 0 bad rows\n")
+    shown = invoke("show", "Known")
+    assert (shown.exit_code, shown.stdout.splitlines()[0]) == (0, "bank:        KNOWN")
+    assert invoke("export", "kNOWN", "--format", "plain").stdout == f"{MD5}\n"
+    assert invoke("disable", "known").stdout == "bank KNOWN disabled\n"
+
+
+@pytest.mark.parametrize("entry_id", ["99999999999999999999999", "0", str(2**63)])
+def test_entry_ids_out_of_range_are_not_found(bank_service: BankService, entry_id: str) -> None:
+    for command in ("disable-entry", "enable-entry"):
+        result = invoke(command, entry_id)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: no bank entry with id {entry_id}\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("pdq=-1", "threshold for pdq must be between 0 and 256, got -1"),
+        ("pdq=257", "threshold for pdq must be between 0 and 256, got 257"),
+        ("pdq=" + "9" * 5000, "threshold for pdq must be between 0 and 256"),
+        ("md5=1", "threshold for md5 must be between 0 and 0, got 1"),
+        ("pdq=x", "threshold 'pdq=x' must be written TYPE=N, e.g. pdq=24"),
+    ],
+)
+def test_threshold_options_name_the_range(
+    bank_service: BankService, option: str, message: str
+) -> None:
+    result = invoke("create", "b", "--threshold", option)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {message}\n"
+
+
+def test_import_refuses_utf16_once(bank_service: BankService, tmp_path: Path) -> None:
+    bank_service.create_bank("b")
+    path = tmp_path / "utf16.csv"
+    path.write_text(f"signal_type,signal_str\nmd5,{MD5}\n", encoding="utf-16")
+    result = invoke("import", "b", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {path}: not UTF-8 text (UTF-16? re-save it as UTF-8)\n"
+
+
+def test_import_reports_latin1_rows_instead_of_storing_mojibake(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    bank_service.create_bank("b")
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        b"signal_type,signal_str,collab,category,tags,quality,note\n"
+        b"md5," + b"1" * 32 + b",caf\xe9,,,,\n"
+        b"md5," + MD5.encode() + b",ok,,,,r\xe9sum\xe9\n"
+        b"md5," + b"2" * 32 + b",ok,,,,plain\n"
+    )
+    result = invoke("import", "b", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "b: 1 added, 0 duplicates skipped, 2 bad rows\n"
+        "  line 2: not UTF-8 text (re-save the file as UTF-8)\n"
+        "  line 3: not UTF-8 text (re-save the file as UTF-8)\n"
+    )
+    assert [(e.value, e.source, e.note) for e in bank_service.iter_entries("b")] == [
+        ("2" * 32, "ok", "plain")
+    ]
+
+
+def test_import_from_stdin_finds_the_csv_header(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    text = f"# from a pipe\nsignal_type,signal_str,category\nmd5,{MD5},vics:1\n"
+    result = runner.invoke(bank.app, ["import", "b", "-"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "note: standard input starts with a CSV header; reading it as CSV" in result.stderr
+    assert "b: 1 added" in result.stderr
+    (entry,) = bank_service.iter_entries("b")
+    assert (entry.value, str(entry.category)) == (MD5, "vics:1")
+    headerless = runner.invoke(bank.app, ["import", "b", "-"], input=f"md5,{MD5}\n")
+    assert headerless.exit_code == 1
+    assert "line 1: a comma in a plain list: is this CSV? use --format csv" in headerless.stderr
+
+
+def test_import_never_echoes_a_short_signal_type_cell(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    text = f"01234567,{MD5}\nmd5,{'3' * 32}\n"
+    result = runner.invoke(bank.app, ["import", "b", "-", "--format", "csv"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "01234567" not in result.output
+    assert "line 1: unknown signal type in column 1 (known: md5, pdq, sha256, vpdq)" in (
+        result.stderr
+    )
+
+
+def test_import_skips_an_over_long_plain_line(bank_service: BankService, tmp_path: Path) -> None:
+    bank_service.create_bank("b")
+    path = tmp_path / "long.txt"
+    with path.open("w") as f:
+        f.write(f"{MD5}\n{'a' * (3 * 1024 * 1024)}\n{'4' * 32}\n")
+    result = invoke("import", "b", str(path), "--signal-type", "md5")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "b: 2 added, 0 duplicates skipped, 1 bad row\n  line 2: line longer than 1 MiB\n"
+    )
+
+
+def test_add_media_walks_like_scan_and_reports_every_skipped_path(
+    bank_service: BankService, shared_data: Path, tmp_path: Path
+) -> None:
+    image = shared_data / "reference" / "images" / "bridge-mods" / "aaa-orig.jpg"
+    media = tmp_path / "media"
+    (media / "real").mkdir(parents=True)
+    (media / "real" / "photo.jpg").write_bytes(image.read_bytes())
+    (media / "linked").symlink_to(media / "real")  # a symlinked folder: followed, once
+    (media / "broken.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    os.mkfifo(media / "pipe")
+    (media / "\x1b[2Jclear.jpg").write_bytes(b"")  # an escape sequence in a name
+    bank_service.create_bank("b")
+    result = invoke("add-media", "b", str(media), "--signal-type", "md5")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"skipped: {media}/\\x1b[2Jclear.jpg: {lines[0].rsplit(': ', 1)[-1]}",
+        f"skipped: {media}/broken.jpg: broken symbolic link: No such file or directory",
+        f"skipped: {media}/pipe: cannot scan: a FIFO",
+        f"skipped: {media}/real: folder already walked (reached twice)",
+        "b: 1 file hashed, 1 entry added, 0 duplicates skipped, 3 files failed",
+    ]
+    assert "\x1b" not in result.output
+    assert [e.value for e in bank_service.iter_entries("b")] == [MD5]
+
+
+def test_list_is_not_cut_when_piped(bank_service: BankService) -> None:
+    source = "a-very-long-source-name-" * 8
+    bank_service.create_bank("b", source=source)
+    result = CliRunner().invoke(bank.app, ["list"])  # no COLUMNS: a pipe, not a terminal
+    assert result.exit_code == 0, result.output
+    assert source in result.stdout
+    assert "…" not in result.stdout
+
+
+def test_free_text_and_file_names_cannot_drive_the_terminal(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    bank_service.create_bank("b", description="list\x1b[2J", source="[red]iwf\x07")
+    bank_service.add_entries("b", [NewEntry("md5", MD5, category=Category("local", "[b]x\x1b"))])
+    shown = invoke("show", "b")
+    assert shown.exit_code == 0, shown.output
+    assert "description: list\\x1b[2J\n" in shown.stdout
+    assert "source:      [red]iwf\\x07\n" in shown.stdout
+    assert "local:[b]x\\x1b" in shown.stdout
+    listing = invoke("list")
+    assert "[red]iwf\\x07" in listing.stdout
+    missing = invoke("import", "b", str(tmp_path / "x\x1b[2J.csv"))
+    assert missing.exit_code == 2
+    assert missing.stderr == f"error: {tmp_path}/x\\x1b[2J.csv: No such file or directory\n"
+    assert "\x1b" not in shown.output + listing.output + missing.output

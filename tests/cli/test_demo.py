@@ -1,4 +1,5 @@
-"""``safehold demo``: the main job on benign media, end to end, twice (idempotent)."""
+"""``safehold demo``: the main job on benign media, end to end, twice (idempotent), in its own
+database."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from safehold.banks.service import BankService
 from safehold.cli.main import app
 from safehold.settings import Settings
+from safehold.storage.engine import open_database
 
 runner = CliRunner()
 
@@ -38,3 +41,20 @@ def test_demo_matches_every_edit_and_nothing_else_and_reruns(
     again = [json.loads(line) for line in (workdir / "results.jsonl").read_text().splitlines()]
     assert all(line["cached"] for line in again)
     assert [line["matches"] for line in again] == [line["matches"] for line in lines]
+
+    # The demo bank and cache live in the demo's own data directory, never the configured one.
+    assert (workdir / "data" / "safehold.db").is_file()
+    assert (workdir / "data" / "scan-cache.sqlite").is_file()
+    assert not settings.data_dir.exists()
+
+
+def test_demo_bank_goes_to_the_configured_database_only_when_asked(
+    tmp_path: Path, settings: Settings
+) -> None:
+    workdir = tmp_path / "demo"
+    args = ["demo", "--workdir", str(workdir), "--workers", "2", "--no-video", "-q"]
+    result = runner.invoke(app, [*args, "--use-configured-database"])
+    assert result.exit_code == 0, result.output
+    assert not (workdir / "data").exists()
+    service = BankService(open_database(settings))
+    assert service.get_bank("demo-known").entry_count > 0

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +21,9 @@ from typer.testing import CliRunner
 from safehold.banks.models import Category, NewEntry
 from safehold.banks.service import BankService
 from safehold.cli.main import app
+from safehold.scanning.report import HtmlReport
 from safehold.settings import Settings
+from safehold.storage.engine import open_database
 
 runner = CliRunner()
 
@@ -94,6 +103,12 @@ def test_file_errors_exit_4_and_with_matches_5(tmp_path: Path, bank_service: Ban
         (["--bank", "missing"], "no bank named 'missing'"),
         (["--signal-type", "nope"], "unknown signal type 'nope'"),
         (["--workers", "0"], "--workers"),
+        (["--workers", "100000"], "per CPU core"),
+        (["--memory-limit", "512"], "at least 1024 MiB"),
+        (["--preshrink", "1"], "0 (off) or at least 64"),
+        (["--threshold", "pdq=3", "--threshold", "pdq=5"], "more than once"),
+        (["--output", ""], "an empty file name"),
+        (["--html", ""], "an empty file name"),
     ],
 )
 def test_usage_and_fatal_errors_exit_2(
@@ -103,7 +118,20 @@ def test_usage_and_fatal_errors_exit_2(
     code, lines, stderr = _scan(str(media), *args)
     assert code == 2
     assert lines == []
-    assert message in stderr
+    assert message in " ".join(stderr.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("path", "message"), [("", "an empty path names no file"), ("-", "standard input")]
+)
+def test_empty_path_and_dash_are_usage_errors(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, path: str, message: str
+) -> None:
+    _media(tmp_path)
+    monkeypatch.chdir(tmp_path)  # "" used to scan the working folder
+    code, lines, stderr = _scan(path)
+    assert (code, lines) == (2, [])
+    assert message in " ".join(stderr.replace("│", " ").split())
 
 
 def test_output_file_html_report_and_signal_type(tmp_path: Path, bank_service: BankService) -> None:
@@ -112,7 +140,7 @@ def test_output_file_html_report_and_signal_type(tmp_path: Path, bank_service: B
     _bank_md5(bank_service, odd)
     out, html = media.parent / "out.jsonl", media.parent / "report.html"
     result = runner.invoke(
-        app, ["scan", str(media), "-o", str(out), "--html", str(html), "-s", "md5", "-q"]
+        app, ["scan", str(media), "-o", str(out), "--html", str(html), "-t", "md5", "-q"]
     )
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -128,7 +156,7 @@ def test_output_file_html_report_and_signal_type(tmp_path: Path, bank_service: B
 def test_threshold_override_and_bank_restriction(tmp_path: Path, bank_service: BankService) -> None:
     media = _media(tmp_path)
     # A bank entry 8 bits away from one.png's PDQ: matches by default (31), not with pdq=4.
-    _, lines, _ = _scan(str(media / "one.png"), "-q", "-s", "pdq")
+    _, lines, _ = _scan(str(media / "one.png"), "-q", "-t", "pdq")
     value = int(str(lines[0]["signals"]["pdq"]["value"]), 16) ^ 0xFF  # type: ignore[index]
     bank_service.create_bank("near", source="test")
     bank_service.add_entries("near", [NewEntry("pdq", f"{value:064x}")])
@@ -149,3 +177,182 @@ def test_second_run_uses_the_cache_unless_disabled(tmp_path: Path, settings: Set
     assert [line["cached"] for line in second] == [True, True]
     assert [line["cached"] for line in uncached] == [False, False]
     assert (settings.data_dir / "scan-cache.sqlite").is_file()
+
+
+def test_names_that_are_not_utf8_reach_every_output(tmp_path: Path, settings: Settings) -> None:
+    media = _media(tmp_path)
+    raw = os.fsencode(media) + b"/bad\xff\xfename.png"
+    _image(Path(os.fsdecode(raw)), 3)
+    out, html = tmp_path / "out.jsonl", tmp_path / "report.html"
+    result = runner.invoke(app, ["scan", str(media), "-o", str(out), "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    paths = [os.fsencode(json.loads(line)["path"]) for line in out.read_text().splitlines()]
+    assert raw in paths  # the JSON escape round-trips to the original bytes
+    html.read_text(encoding="utf-8")  # valid UTF-8, not truncated
+    broken = _image(media / "zz.jpg", 4)
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    bank = BankService(open_database(settings))
+    _bank_md5(bank, Path(os.fsdecode(raw)))
+    result = runner.invoke(app, ["scan", str(media), "-o", str(out), "--html", str(html)])
+    assert result.exit_code == 5, result.output
+    page = html.read_text(encoding="utf-8")
+    assert '<td class="path">' + str(media) + "/bad\\xff\\xfename.png</td>" in page
+    assert "zz.jpg" in page
+
+
+def test_an_unexpected_exception_exits_2_never_1(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(self: HtmlReport, summary: object) -> str:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(HtmlReport, "render", explode)
+    media = _media(tmp_path)
+    html = tmp_path / "report.html"
+    result = runner.invoke(app, ["scan", str(media), "--html", str(html), "-q"])
+    assert result.exit_code == 2
+    assert "error: unexpected RuntimeError: kaboom" in result.stderr
+    assert not html.exists()
+
+
+def test_output_onto_a_file_to_scan_is_refused_and_own_outputs_are_skipped(
+    tmp_path: Path, settings: Settings
+) -> None:
+    media = _media(tmp_path)
+    photo = media / "one.png"
+    before = photo.read_bytes()
+    code, _, stderr = _scan(str(media), "-o", str(photo))
+    assert code == 2
+    assert "refusing to write" in stderr
+    assert "one.png" in stderr
+    assert photo.read_bytes() == before
+    out, html = media / "out.jsonl", media / "report.html"
+    for _ in range(2):  # the second run finds the first run's outputs in the folder
+        result = runner.invoke(app, ["scan", str(media), "-o", str(out), "--html", str(html)])
+        assert result.exit_code == 0, result.output
+        names = [Path(json.loads(line)["path"]).name for line in out.read_text().splitlines()]
+        assert names == ["one.png", "two.jpg"]
+    assert "own output/cache files skipped" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "make", "message"),
+    [
+        ("--html", lambda root: root / "missing" / "x.html", "does not exist"),
+        ("--output", lambda root: root, "it is a folder"),
+    ],
+)
+def test_unwritable_outputs_are_found_before_scanning(
+    tmp_path: Path,
+    settings: Settings,
+    option: str,
+    make: Callable[[Path], Path],
+    message: str,
+) -> None:
+    media = _media(tmp_path)
+    code, lines, stderr = _scan(str(media), option, str(make(tmp_path)))
+    assert (code, lines) == (2, [])
+    assert message in stderr
+    assert "Scan summary" not in stderr
+    assert not (settings.data_dir / "scan-cache.sqlite").exists()  # nothing was hashed
+
+
+def test_disabled_banks_are_named_and_the_hints_say_why_nothing_matched(
+    tmp_path: Path, bank_service: BankService
+) -> None:
+    media = _media(tmp_path)
+    _, _, stderr = _scan(str(media))
+    # No bank at all: the hint, on one line although it is wider than 80 columns.
+    hint = (
+        "No bank entries to match against: files were hashed only. Load a bank with "
+        "`safehold bank import` or `safehold bank add-media`."
+    )
+    assert hint in stderr.splitlines()
+    _bank_md5(bank_service, media / "one.png")
+    bank_service.update_bank("known", enabled=False)
+    code, lines, stderr = _scan(str(media), "-b", "known")
+    assert (code, lines) == (2, [])
+    assert "bank 'known' is disabled" in stderr
+    assert "safehold bank enable known" in stderr
+    code, _, stderr = _scan(str(media))
+    assert code == 0
+    assert "every bank is disabled" in stderr
+    assert "Enable one with `safehold bank enable NAME`." in stderr
+
+
+def test_help_has_plain_placeholders_and_lists_every_exit_status(settings: Settings) -> None:
+    result = runner.invoke(app, ["scan", "--help"])
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "{PATH}..." in text
+    assert "{paths}" not in text
+    # Typer shows its own types for the argument and --help only: options have metavars.
+    assert text.count("<list[str]>") == 1
+    assert text.count("<bool>") == 1
+    assert "Worker processes (at most 4 per CPU core). Default: one per CPU core." in text
+    statuses = ("0 no match", "1 match", "4 file errors", "5 matches", "2 usage", "130 inter")
+    for status in statuses:
+        assert status in text
+    assert "--threshold" in text
+
+
+_SCAN_WITH_FAKE_SIGNALS = """
+import sys
+from dataclasses import replace
+from safehold.scanning import config
+_from_settings = config.ScanConfig.from_settings.__func__
+def from_settings(cls, settings, **overrides):
+    made = _from_settings(cls, settings, **overrides)
+    return replace(made, plugin_modules=("scanning_fake_signals",))
+config.ScanConfig.from_settings = classmethod(from_settings)
+from safehold.cli.main import app
+app(prog_name="safehold")
+"""
+
+
+def test_ctrl_c_twice_exits_130_and_the_cache_keeps_every_record(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # ``safehold scan`` in its own process group with the fake ``test-behave`` signal type:
+    # six files hash at once, the seventh (``sleep-*``) keeps the only worker busy. Then
+    # SIGINT twice to the group, as ``timeout -s INT`` and a terminal's Ctrl-C deliver it.
+    media = tmp_path / "media"
+    for i in range(6):
+        _image(media / f"ok-{i}.png", i)
+    _image(media / "sleep-1.png", 9)
+    out = tmp_path / "out.jsonl"
+    plugins = Path(__file__).resolve().parents[1] / "scanning"
+    env = {
+        **os.environ,
+        "SAFEHOLD_DATA_DIR": str(settings.data_dir),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])),
+    }
+    args = ["scan", str(media), "-j", "1", "-t", "test-behave", "-q", "-o", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SCAN_WITH_FAKE_SIGNALS, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.exists() and out.read_text().count("\n") == 6):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the scan made no progress"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.2)  # the second one lands while the scan shuts down
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = stderr.decode(errors="replace")
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    assert "interrupted; the scan cache keeps the files done" in text
+    written = [json.loads(line)["path"] for line in out.read_text().splitlines()]
+    with sqlite3.connect(settings.data_dir / "scan-cache.sqlite") as db:
+        cached = [os.fsdecode(row[0]) for row in db.execute("SELECT path FROM files")]
+    assert sorted(cached) == sorted(written)
+    assert len(written) == 6

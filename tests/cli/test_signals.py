@@ -6,11 +6,14 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+from skimage import data as skimage_data
 from typer.testing import CliRunner
 
 from safehold.cli.main import app
-from safehold.settings import Settings
+from safehold.settings import Settings, get_settings
 
 runner = CliRunner()
 
@@ -39,6 +42,8 @@ def test_json_lines_with_a_bad_file_in_the_middle(
         "value": row["pdq"],
         "quality": int(row["pdq_quality"]),
         "variants": {},
+        "variant_qualities": {},
+        "partial": None,
     }
     assert first["signals"]["md5"]["value"] == row["md5"]
     assert first["signals"]["sha256"]["value"] == row["sha256"]
@@ -64,7 +69,9 @@ def test_table_marks_low_quality(settings: Settings, shared_data: Path) -> None:
     result = runner.invoke(app, ["hash", str(path), "-t", "pdq"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "de2ef0e99ecdfc1d248a0eb055f023d1d61e79c3920cbb55d561c02accab1763" in result.stdout
-    assert "36 (low: not matched)" in result.stdout
+    # Its own value is not matched; its depth-normalised variant (quality 100) is searched.
+    assert "36 (low: variants only)" in result.stdout
+    assert "depth-normalised (quality 100)" in result.stdout
 
 
 def test_video_table_and_error_row(settings: Settings, shared_data: Path, tmp_path: Path) -> None:
@@ -83,3 +90,70 @@ def test_unknown_signal_type_is_a_usage_error(settings: Settings, tmp_path: Path
     result = runner.invoke(app, ["hash", str(tmp_path), "-t", "nope"])
     assert result.exit_code == 2
     assert "unknown signal type 'nope'" in result.output
+
+
+def test_missing_file_and_folder_use_the_scan_codes(settings: Settings, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["hash", str(tmp_path / "missing.jpg"), str(tmp_path), "--json"])
+    assert result.exit_code == 4
+    missing, folder = (json.loads(line) for line in result.stdout.splitlines())
+    assert missing["error"] == {"type": "not_found", "message": "no such file or directory"}
+    assert folder["error"]["type"] == "unreadable"
+    assert folder["error"]["message"].startswith("cannot hash: a directory")
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    broken = runner.invoke(app, ["hash", str(tmp_path / "broken"), "--json"])
+    assert json.loads(broken.stdout)["error"]["type"] == "not_found"
+
+
+def test_truncated_video_prints_its_signal_and_a_corrupt_error(
+    settings: Settings, shared_data: Path, tmp_path: Path
+) -> None:
+    whole = (shared_data / "reference/videos/chair-20-sd-bar.mp4").read_bytes()
+    cut = tmp_path / "trunc_half.mp4"
+    cut.write_bytes(whole[:1175152])
+    result = runner.invoke(app, ["hash", str(cut), "-t", "vpdq", "--json"])
+    assert result.exit_code == 4
+    record = json.loads(result.stdout)
+    message = "video data ends early: decoded 8.6 s of 20.5 s; hashed the decodable part"
+    assert record["error"] == {"type": "corrupt", "message": message}
+    assert record["signals"]["vpdq"]["partial"] == message
+    assert record["signals"]["vpdq"]["value"].count("\n") + 1 == 9
+
+
+def test_sixteen_bit_photo_shows_its_depth_normalised_variant(
+    settings: Settings, tmp_path: Path
+) -> None:
+    camera = skimage_data.camera()
+    eight, sixteen = tmp_path / "camera8.png", tmp_path / "camera16.png"
+    Image.fromarray(camera).save(eight)
+    Image.fromarray(camera.astype(np.uint16) * 257).save(sixteen)
+    result = runner.invoke(app, ["hash", str(eight), str(sixteen), "-t", "pdq", "--json"])
+    assert result.exit_code == 0, result.output
+    plain, wide = (json.loads(line)["signals"]["pdq"] for line in result.stdout.splitlines())
+    assert wide["quality"] == 0
+    assert wide["variants"] == {"depth-normalised": plain["value"]}
+    assert wide["variant_qualities"] == {"depth-normalised": 100}
+
+
+def test_piped_table_keeps_hashes_and_names_whole(
+    settings: Settings, shared_data: Path, tmp_path: Path
+) -> None:
+    source = shared_data / "reference/images/bridge-mods/aaa-orig.jpg"
+    odd = tmp_path / "a\x1b[2Jb [red]x.jpg"
+    odd.write_bytes(source.read_bytes())
+    result = runner.invoke(app, ["hash", str(odd), "-t", "sha256"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    sha256 = "b5b0799616df52d475a3968dc7e54f1d0724c912244ffa6175bc786375dd7298"
+    (line,) = [line for line in result.stdout.splitlines() if sha256 in line]
+    assert f"{tmp_path}/a\\x1b[2Jb [red]x.jpg" in line  # escaped, markup shown as text
+    assert "\x1b" not in result.stdout
+
+
+def test_bad_setting_is_a_clean_usage_error(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_PDQ_MIN_QUALITY", "lots")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["hash", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "error: setting SAFEHOLD_PDQ_MIN_QUALITY" in result.stderr
+    assert "Traceback" not in result.output

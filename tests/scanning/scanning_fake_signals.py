@@ -7,20 +7,25 @@ joins the registry that other tests see.
 
 ``test-behave`` hashes photos and videos by file name prefix:
 
-- ``sleep-*``: sleeps for a minute (the per-file timeout must stop it);
+- ``sleep-*``: sleeps for a minute (the per-file timeout must stop it), unless a file
+  ``release`` lies beside it (so a test can let a re-run pass);
 - ``crash-*``: the worker kills itself with SIGSEGV (a decoder crash);
 - ``hog-*``: allocates 8 GiB (the worker memory bound must turn it into ``MemoryError``);
 - ``boom-*``: raises an unexpected ``RuntimeError``;
+- ``eagain-*``: fails as a video decoder does when it cannot start a thread under the memory
+  bound (``EAGAIN``, wrapped in ``CorruptContentError`` with ``from None``);
 - anything else: returns the file name as the signal value.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
 from collections.abc import Sequence
 
+from safehold.errors import CorruptContentError
 from safehold.signals.base import (
     SIGNAL_TYPES,
     Content,
@@ -53,7 +58,8 @@ class BehaveSignal(SignalType):
     def _compute(self, content: Content) -> Signal:
         name = content.path.name
         if name.startswith("sleep-"):
-            time.sleep(60)
+            if not content.path.with_name("release").exists():
+                time.sleep(60)
         elif name.startswith("crash-"):
             os.kill(os.getpid(), signal.SIGSEGV)
         elif name.startswith("hog-"):
@@ -61,4 +67,11 @@ class BehaveSignal(SignalType):
             return Signal(self.name, str(len(hog)))
         elif name.startswith("boom-"):
             raise RuntimeError("boom")
+        elif name.startswith("eagain-"):
+            try:
+                raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+            except OSError:
+                raise CorruptContentError(
+                    "corrupt video: Resource temporarily unavailable"
+                ) from None
         return Signal(self.name, name)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from safehold.banks.models import Category, NewEntry
 from safehold.banks.service import BankService
-from safehold.errors import InvalidInputError, NotFoundError
+from safehold.errors import ConflictError, InvalidInputError, NotFoundError
 from safehold.scanning import ScanConfig, ScanRecord, ScanSummary, scan
+from safehold.scanning.cache import ScanCache
+from safehold.scanning.config import max_workers
 from safehold.scanning.pipeline import builtin_signal_types
+from safehold.settings import Settings
 
 ScanRunner = Callable[..., tuple[list[ScanRecord], ScanSummary]]
 
@@ -150,16 +157,20 @@ def test_killed_scan_resumes_where_it_stopped(
 
 
 def test_file_timeout_gives_timeout_records_that_are_retried(
-    tmp_path: Path, make_image: Callable[..., Path], run_scan: ScanRunner
+    tmp_path: Path, make_image: Callable[..., Path], run_scan: ScanRunner, fake_plugin: str
 ) -> None:
-    make_image(tmp_path / "media" / "big-1.png", seed=1, size=512)
-    make_image(tmp_path / "media" / "big-2.png", seed=2, size=512)
-    records, summary = run_scan([tmp_path / "media"], file_timeout_seconds=0.001)
+    media = tmp_path / "media"
+    make_image(media / "sleep-1.png", seed=1)
+    make_image(media / "sleep-2.png", seed=2)
+    fake = {"signal_types": ("test-behave",), "plugin_modules": (fake_plugin,)}
+    records, summary = run_scan([media], service=None, file_timeout_seconds=0.5, **fake)
     assert [r.error.type if r.error else None for r in records] == ["timeout", "timeout"]
     assert summary.worker_restarts == 2
     assert summary.exit_status() == 4
-    again, _ = run_scan([tmp_path / "media"])
-    assert [(r.error, r.cached) for r in again] == [(None, False), (None, False)]
+    (media / "release").write_text("the fake signal type no longer sleeps")
+    again, _ = run_scan([media], service=None, **fake)
+    hashed = [r for r in again if r.path.endswith(".png")]
+    assert [(r.error, r.cached) for r in hashed] == [(None, False), (None, False)]
 
 
 def test_unknown_signal_type_bank_or_threshold_is_refused(
@@ -177,3 +188,118 @@ def test_unknown_signal_type_bank_or_threshold_is_refused(
 
 def test_default_signal_types_are_the_built_ins() -> None:
     assert set(builtin_signal_types()) == {"md5", "sha256", "pdq", "vpdq"}
+
+
+def test_own_outputs_and_cache_under_a_scanned_folder_are_left_out(
+    image_tree: Path, run_scan: ScanRunner, scan_config: ScanConfig
+) -> None:
+    out = image_tree / "results.jsonl"
+    cache = image_tree / "sub" / "scan-cache.sqlite"
+    records, summary = run_scan([image_tree], output_paths=(out,), cache_path=cache)
+    assert cache.is_file()
+    out.write_text("".join(r.to_json() + "\n" for r in records))
+    again, summary = run_scan([image_tree], output_paths=(out,), cache_path=cache)
+    assert _names(again, image_tree) == ["a.png", "b.jpg", "sub/c.png", "sub/deeper/d.jpg"]
+    assert all(r.cached for r in again)
+    assert summary.own_files == 2  # results.jsonl and the cache file
+    assert summary.error_count == 0
+
+
+def test_an_output_that_is_a_file_to_scan_is_refused_before_hashing(
+    image_tree: Path, scan_config: ScanConfig
+) -> None:
+    photo = image_tree / "sub" / "c.png"
+    before = photo.read_bytes()
+    seen: list[int] = []
+    config = replace(scan_config, output_paths=(photo,))
+    with pytest.raises(InvalidInputError, match=r"refusing to write .*c\.png"):
+        scan([image_tree], config=config, banks=None, on_record=print, on_total=seen.append)
+    assert seen == []  # refused before the caller opens its output
+    assert photo.read_bytes() == before
+
+
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(
+    image_tree: Path, run_scan: ScanRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(image_tree)
+    with pytest.raises(InvalidInputError, match="empty path"):
+        run_scan([""])
+
+
+def test_a_named_disabled_bank_is_refused_with_the_way_out(
+    image_tree: Path, run_scan: ScanRunner, banks: BankService
+) -> None:
+    banks.create_bank("known", source="test")
+    banks.update_bank("known", enabled=False)
+    with pytest.raises(ConflictError, match="bank 'known' is disabled") as info:
+        run_scan([image_tree], banks=("known",))
+    assert "safehold bank enable known" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("workers", 10_000, "workers must be between 1 and"),
+        ("memory_limit_bytes", 512 * 2**20, "at least 1024 MiB"),
+    ],
+)
+def test_config_bounds(settings: Settings, field: str, value: int, message: str) -> None:
+    overrides: dict[str, Any] = {field: value}
+    with pytest.raises(InvalidInputError, match=message):
+        ScanConfig.from_settings(settings, **overrides)
+
+
+@pytest.mark.parametrize(("preshrink", "ok"), [(0, True), (1, False), (63, False), (64, True)])
+def test_preshrink_is_off_or_at_least_64(settings: Settings, preshrink: int, ok: bool) -> None:
+    if ok:
+        assert ScanConfig.from_settings(settings, preshrink=preshrink).hash_options.preshrink == (
+            preshrink
+        )
+    else:
+        with pytest.raises(InvalidInputError, match="0 \\(off\\) or at least 64"):
+            ScanConfig.from_settings(settings, preshrink=preshrink)
+
+
+def test_never_more_workers_than_files_to_hash(image_tree: Path, scan_config: ScanConfig) -> None:
+    config = replace(scan_config, workers=max_workers())
+    cached = [image_tree / "a.png", image_tree / "sub"]
+    scan(cached, config=config, banks=None, on_record=lambda r: None)
+    running: list[int] = []
+    records: list[ScanRecord] = []
+
+    def record(r: ScanRecord) -> None:
+        records.append(r)
+        running.append(len(multiprocessing.active_children()))
+
+    scan([image_tree], config=config, banks=None, on_record=record)
+    # Only b.jpg needs hashing: one worker, however many are allowed.
+    assert [r.cached for r in records] == [True, False, True, True]
+    assert max(running) == 1
+
+
+def test_interrupt_commits_the_cache_even_if_ctrl_c_comes_again(
+    image_tree: Path, scan_config: ScanConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first Ctrl-C stops the scan after three records; a second one lands just as the
+    # cache is about to commit (``timeout -s INT`` signals the process, then its group).
+    original_close = ScanCache.close
+
+    def close_under_fire(self: ScanCache) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        original_close(self)
+
+    monkeypatch.setattr(ScanCache, "close", close_under_fire)
+    config = replace(scan_config, cache_commit_every=1000)
+    seen: list[ScanRecord] = []
+
+    def interrupt_after_three(record: ScanRecord) -> None:
+        seen.append(record)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scan([image_tree], config=config, banks=None, on_record=interrupt_after_three)
+    assert config.cache_path is not None
+    with sqlite3.connect(config.cache_path) as db:
+        rows = db.execute("SELECT count(*) FROM files").fetchone()[0]
+    assert rows >= len(seen) == 3

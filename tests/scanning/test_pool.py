@@ -6,6 +6,9 @@ workers), which misbehaves by file name.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,7 +91,50 @@ def test_memory_bound_turns_exhaustion_into_too_large(
     error = out["hog-1.png"].error
     assert error is not None
     assert (error.type, error.cacheable) == ("too_large", False)
+    # A small file that exhausts the bound points at the bound, not at the file.
+    assert "worker memory limit (1024 MiB, --memory-limit)" in error.message
+    kib = round(paths[0].stat().st_size / 1024)
+    assert f"the file is only {kib} KiB, so the limit is probably too low" in error.message
     assert out["ok-1.png"].signals["test-behave"].value == "ok-1.png"
+
+
+def test_decoder_out_of_threads_is_memory_exhaustion_not_corrupt(
+    files: Callable[..., list[Path]], fake_plugin: str
+) -> None:
+    # Under RLIMIT_AS FFmpeg cannot start its threads (EAGAIN) and the video wrapper reports
+    # "corrupt": that must not be cached as a property of the file.
+    paths = files("eagain-1.png", "ok-1.png")
+    with WorkerPool(1, _config(fake_plugin), timeout_seconds=30.0) as pool:
+        out = _run(pool, paths)
+        assert pool.restarts == 1
+    error = out["eagain-1.png"].error
+    assert error is not None
+    assert (error.type, error.cacheable) == ("too_large", False)
+    assert "ran out of memory" in error.message
+    assert out["ok-1.png"].error is None
+
+
+def test_pool_grows_on_demand_and_workers_ignore_sigint(
+    files: Callable[..., list[Path]], fake_plugin: str
+) -> None:
+    paths = files("ok-1.png", "ok-2.png", "ok-3.png")
+    with WorkerPool(1, _config(fake_plugin), timeout_seconds=30.0) as pool:
+        assert len(pool) == 1
+        before = {p.pid for p in multiprocessing.active_children()}
+        pool.grow()
+        assert (len(pool), pool.idle_count()) == (2, 2)
+        workers = [p for p in multiprocessing.active_children() if p.pid not in before]
+        assert len(workers) == 1
+        assert workers[0].pid is not None
+        os.kill(workers[0].pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        out = _run(pool, paths)
+        assert pool.restarts == 0
+        assert workers[0].is_alive()
+    assert [out[p.name].signals["test-behave"].value for p in paths] == [
+        "ok-1.png",
+        "ok-2.png",
+        "ok-3.png",
+    ]
 
 
 def test_unexpected_exception_is_a_file_error(

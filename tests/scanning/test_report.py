@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
+from pathlib import Path
 
+import pytest
+
+from safehold.scanning.outputs import is_safehold_output
 from safehold.scanning.records import FileError, MatchInfo, ScanRecord
 from safehold.scanning.report import HtmlReport
 from safehold.scanning.summary import ScanSummary
@@ -84,3 +89,30 @@ def test_empty_report_says_so() -> None:
     page = HtmlReport().render(ScanSummary())
     assert "No file matched a bank entry." in page
     assert "Every file was hashed." in page
+
+
+def test_names_that_are_not_utf8_or_hold_controls_are_shown_escaped(tmp_path: Path) -> None:
+    bad = os.fsdecode(b"/srv/bad\xff\xfename.jpg")
+    report = HtmlReport()
+    report.add(_record(bad, matched=True))
+    error = FileError("corrupt", f"cannot decode {bad}")
+    report.add(_record(os.fsdecode(b"/srv/\x1b[2Jx.png"), error=error))
+    target = tmp_path / "report.html"
+    target.write_text("an older report")
+    report.write(target, ScanSummary(files=2))
+    page = target.read_text(encoding="utf-8")  # valid UTF-8
+    assert '<td class="path">/srv/bad\\xff\\xfename.jpg</td>' in page
+    assert "cannot decode /srv/bad\\xff\\xfename.jpg" in page
+    assert "\x1b" not in page
+    assert "/srv/\\x1b[2Jx.png" in page
+    assert is_safehold_output(target)  # a later scan may overwrite it
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.mkdir()  # os.replace onto a folder fails after the page is written
+    with pytest.raises(IsADirectoryError):
+        HtmlReport().write(target, ScanSummary())
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+    assert list(target.iterdir()) == []

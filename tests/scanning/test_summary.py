@@ -56,6 +56,7 @@ def test_counts() -> None:
         "errors": {"corrupt": 2},
         "bytes": 15,
         "duplicate_dirs": 0,
+        "own_files": 0,
         "bank_entries": 0,
         "worker_restarts": 0,
         "elapsed_seconds": 0,

@@ -70,6 +70,20 @@ def test_broken_link_missing_path_and_fifo_get_errors(tmp_path: Path) -> None:
     assert "FIFO" in by_name["pipe"].error.message
     assert by_name["missing.jpg"].error is not None
     assert by_name["missing.jpg"].error.code == "not_found"
+    assert by_name["missing.jpg"].error.message == "no such file or directory"  # said once
+
+
+def test_excluded_files_are_flagged_wherever_they_are_reached(tmp_path: Path) -> None:
+    out = _touch(tmp_path / "media" / "out.jsonl")
+    _touch(tmp_path / "media" / "a.png")
+    (tmp_path / "alias").symlink_to(tmp_path / "media")
+    st = os.stat(out)
+    items = collect([tmp_path / "alias", out], exclude={(st.st_dev, st.st_ino)})
+    assert [(os.path.relpath(i.path, tmp_path), i.own_file, i.to_scan) for i in items] == [
+        ("alias/a.png", False, True),
+        ("alias/out.jsonl", True, False),
+        ("media/out.jsonl", True, False),
+    ]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory")

@@ -1,4 +1,6 @@
-"""Fixtures for signal tests: the reference media, their expected values, cached video hashes.
+"""Fixtures for signal tests: the reference media, their expected values, cached video hashes,
+high-bit-depth copies of a scikit-image photo, and damaged copies of a reference video (written
+to ``tmp_path`` only, never into the repository).
 
 Reference values come from ``../shared/data`` (computed by the PDQ/vPDQ reference
 implementations and by ``md5sum``/``sha256sum``), never from Safehold's own output. Video
@@ -15,7 +17,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
+from skimage import data as skimage_data
 
 from safehold.signals.base import Signal
 from safehold.signals.content import detect_content
@@ -133,3 +137,47 @@ def make_video(blobs: Callable[..., Image.Image]) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def camera_depths(tmp_path: Path) -> dict[str, Path]:
+    """scikit-image's ``camera()`` (512x512 grey, 8-bit) saved at several bit depths.
+
+    Keys: ``png8`` (the 8-bit original), ``png16`` (16-bit PNG, values x 257, Pillow mode
+    ``I;16``), ``tiff16`` / ``tiff16be`` (16-bit TIFF, little/big endian), ``tiff_float``
+    (32-bit float TIFF, values / 255 in 0.0-1.0, mode ``F``), ``tiff_int32`` (32-bit integer
+    TIFF, ``v * 1000 - 5000``, mode ``I``), ``tiff16_rgb`` (16-bit RGB TIFF, which Pillow
+    itself reduces to 8-bit ``RGB``).
+    """
+    camera = skimage_data.camera()
+    wide = camera.astype(np.uint16) * 257
+    paths = {
+        name: tmp_path / file
+        for name, file in [
+            ("png8", "camera8.png"),
+            ("png16", "camera16.png"),
+            ("tiff16", "camera16.tif"),
+            ("tiff16be", "camera16be.tif"),
+            ("tiff_float", "camera-float.tif"),
+            ("tiff_int32", "camera-int32.tif"),
+            ("tiff16_rgb", "camera16-rgb.tif"),
+        ]
+    }
+    Image.fromarray(camera).save(paths["png8"])
+    Image.fromarray(wide).save(paths["png16"])
+    tifffile.imwrite(paths["tiff16"], wide)
+    tifffile.imwrite(paths["tiff16be"], wide.astype(">u2"))
+    tifffile.imwrite(paths["tiff_float"], camera.astype(np.float32) / 255)
+    tifffile.imwrite(paths["tiff_int32"], camera.astype(np.int32) * 1000 - 5000)
+    tifffile.imwrite(paths["tiff16_rgb"], np.dstack([wide] * 3), photometric="rgb")
+    return paths
+
+
+@pytest.fixture
+def truncated_chair(reference: Path, tmp_path: Path) -> Path:
+    """The first half (1175152 bytes) of ``chair-20-sd-bar.mp4`` (moov at the start, so the
+    file opens and 8.6 s of its 20.5 s decode), as an interrupted copy leaves it."""
+    whole = (reference / "videos" / "chair-20-sd-bar.mp4").read_bytes()
+    path = tmp_path / "trunc_half.mp4"
+    path.write_bytes(whole[:1175152])
+    return path

@@ -19,6 +19,7 @@ from safehold.signals import SIGNAL_TYPES
 from safehold.signals.base import (
     Content,
     ContentType,
+    HashOptions,
     Signal,
     SignalIndex,
     SignalType,
@@ -84,6 +85,41 @@ def test_is_matchable_and_variant_names() -> None:
     assert pdq.is_matchable(signal, min_quality=49)
     assert SIGNAL_TYPES.get("md5").is_matchable(Signal("md5", "0" * 32))
     assert (signal.variant_name(0), signal.variant_name(1)) == ("flipx", "variant-2")
+
+
+def test_variant_qualities_and_matchable_queries() -> None:
+    signal = Signal(
+        "pdq",
+        "0" * 64,
+        0,
+        variants=("1" * 64, "2" * 64, "3" * 64),
+        variant_names=("rotate90", "depth-normalised", "unletterboxed"),
+        variant_qualities=(0, 100, 49),
+    )
+    pdq = SIGNAL_TYPES.get("pdq")
+    assert not pdq.is_matchable(signal)  # the own value (what a bank would store) is not
+    assert pdq.matchable_queries(signal) == [("depth-normalised", "2" * 64)]
+    assert pdq.matchable_queries(signal, min_quality=49) == [
+        ("depth-normalised", "2" * 64),
+        ("unletterboxed", "3" * 64),
+    ]
+    assert [n for n, _ in pdq.matchable_queries(signal, min_quality=0)] == [
+        None,
+        "rotate90",
+        "depth-normalised",
+        "unletterboxed",
+    ]
+    # Without variant_qualities (an older store) variants have the signal's own quality.
+    old = Signal("pdq", "0" * 64, 80, variants=("1" * 64,), variant_names=("flipx",))
+    assert old.variant_quality(0) == 80
+    assert pdq.matchable_queries(old) == [(None, "0" * 64), ("flipx", "1" * 64)]
+    assert SIGNAL_TYPES.get("md5").matchable_queries(Signal("md5", "0" * 32)) == [(None, "0" * 32)]
+
+
+def test_backward_compatible_defaults() -> None:
+    signal = Signal("pdq", "0" * 64, 100, ("1" * 64,), ("flipx",))
+    assert (signal.variant_qualities, signal.partial) == ((), None)
+    assert HashOptions().min_variant_quality == 50
 
 
 def _samples(tmp_path: Path) -> dict[str, bytes]:

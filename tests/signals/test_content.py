@@ -144,6 +144,13 @@ def test_missing_file_and_directory_are_content_errors(tmp_path: Path) -> None:
         detect_content(tmp_path)
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux procfs")
+def test_pseudo_files_reporting_zero_bytes_are_read_before_being_called_empty() -> None:
+    assert Path("/proc/self/status").stat().st_size == 0
+    with pytest.raises(UnsupportedContentError, match="not an image or video"):
+        detect_content(Path("/proc/self/status"))
+
+
 def test_iter_chunks_streams_the_file(tmp_path: Path) -> None:
     path = tmp_path / "a.gif"
     data = b"GIF89a" + bytes(range(256)) * 10

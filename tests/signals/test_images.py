@@ -189,9 +189,23 @@ def test_png_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
         + _png_chunk(b"IEND", b"")
     )
     start = time.perf_counter()
-    with pytest.raises(ContentTooLargeError, match="10000000000 pixels"):
+    with pytest.raises(ContentTooLargeError) as caught:
         _decode(detect_content(path))
     assert time.perf_counter() - start < 1.0
+    # Safehold's bound, not Pillow's own limit (178956970 pixels) that was reported before.
+    assert caught.value.message == (
+        "PNG image is 100000x100000 = 10000000000 pixels, over the bound of 100000000"
+    )
+
+
+def test_pillow_pixel_limit_does_not_override_ours(
+    tmp_path: Path, blobs: Blobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bound above Pillow's limit is honoured; Pillow's setting is restored afterwards."""
+    content = _save(tmp_path / "a.png", blobs(size=(100, 100)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow would refuse 10000 pixels
+    assert decode_image(content, max_pixels=10_000, preshrink=512).full_size == (100, 100)
+    assert Image.MAX_IMAGE_PIXELS == 1000
 
 
 def test_pixel_bound_is_configurable(tmp_path: Path, blobs: Blobs) -> None:

@@ -45,5 +45,5 @@ def test_validate_signal_normalises_case_and_space() -> None:
     ],
 )
 def test_validate_signal_rejects(bad: str) -> None:
-    with pytest.raises(InvalidSignalError, match="32 hexadecimal digits"):
+    with pytest.raises(InvalidSignalError, match=r"^an md5 hash is 32 hexadecimal digits"):
         Md5SignalType.validate_signal(bad)

@@ -130,12 +130,16 @@ def test_unletterbox_variant(reference: Path) -> None:
 
 def test_low_quality_is_flagged_and_never_matched(reference: Path) -> None:
     signal = _pdq(reference / "images/tx-resources/I16.png")
-    assert signal.quality == 36
+    assert signal.quality == 36  # expected-hashes.csv
     assert not PdqSignalType.is_matchable(signal)
     assert PdqSignalType.is_matchable(signal, min_quality=30)
-    assert PdqSignalType.build_index([(1, signal.value)]).query(signal, 256) == []
+    own = PdqSignalType.build_index([(1, signal.value)])
+    # Only the depth-normalised variant (16-bit noise, a different picture) is searched: far off.
+    assert [name for name, _ in PdqSignalType.matchable_queries(signal)] == ["depth-normalised"]
+    assert own.query(signal, THRESHOLD) == []
+    assert own.query(Signal("pdq", signal.value, signal.quality), 256) == []
     permissive = PdqSignalType.build_index([(1, signal.value)], min_quality=0)
-    assert [h.entry_id for h in permissive.query(signal, 0)] == [1]
+    assert [(h.entry_id, h.variant) for h in permissive.query(signal, 0)] == [(1, None)]
 
 
 def test_index_one_hit_per_entry_smallest_distance() -> None:

@@ -1,4 +1,4 @@
-"""Frame sampling as the vPDQ reference does it, bounds, and broken or empty videos."""
+"""Frame sampling as the vPDQ reference does it, bounds, and broken, truncated or empty videos."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from safehold.errors import (
     UnsupportedContentError,
 )
 from safehold.signals.content import detect_content
-from safehold.signals.video import SampledFrame, sample_frames
+from safehold.signals.video import FrameSampler, SampledFrame, sample_frames
 
 MakeVideo = Callable[..., Path]
 
@@ -30,6 +30,13 @@ def _sample(path: Path, seconds: float = 1.0, **bounds: float) -> list[SampledFr
             max_seconds=bounds.get("max_seconds", 3600.0),
             max_pixels=int(bounds.get("max_pixels", 10**8)),
         )
+    )
+
+
+def _sampler(path: Path) -> FrameSampler:
+    """A sampler at 1 frame per second, with bounds no test file reaches."""
+    return FrameSampler(
+        detect_content(path), seconds_per_frame=1.0, max_seconds=3600.0, max_pixels=10**8
     )
 
 
@@ -90,8 +97,67 @@ def test_mp4_truncated_after_its_header_is_corrupt(tmp_path: Path, make_video: M
     whole = make_video(tmp_path / "whole.mp4", 30, codec="mpeg4", fmt="mp4")
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[:200])  # ftyp and the start of mdat; moov is lost
-    with pytest.raises(CorruptContentError, match="corrupt MP4 video"):
+    with pytest.raises(CorruptContentError) as caught:
         _sample(cut)
+    assert caught.value.message.startswith(
+        "corrupt MP4 video: the file is cut short: it ends inside its 'mdat' box, "
+    )
+    assert caught.value.message.endswith("; the 'moov' index is missing")
+
+
+def test_truncated_video_keeps_its_decodable_part_and_says_so(
+    truncated_chair: Path, reference: Path
+) -> None:
+    """Reported: the first half of chair-20 hashed 9 of 21 frames with no error."""
+    sampler = _sampler(truncated_chair)
+    frames = list(sampler)
+    assert sampler.declared_seconds == pytest.approx(314368 / 15360)  # the stream's duration
+    assert sampler.partial == (
+        "video data ends early: decoded 8.6 s of 20.5 s; hashed the decodable part"
+    )
+    whole = _sampler(reference / "videos/chair-20-sd-bar.mp4")
+    whole_frames = list(whole)
+    assert whole.partial is None
+    assert len(whole_frames) == 21
+    assert [f.number for f in frames] == [f.number for f in whole_frames[:9]]
+    for cut, full in zip(frames, whole_frames, strict=False):
+        assert np.array_equal(cut.pixels, full.pixels)
+
+
+def test_damaged_packets_are_skipped_and_reported(reference: Path, tmp_path: Path) -> None:
+    data = bytearray((reference / "videos/chair-20-sd-bar.mp4").read_bytes())
+    data[1_000_000:1_100_000] = np.random.default_rng(1).bytes(100_000)  # mid-file damage
+    path = tmp_path / "damaged.mp4"
+    path.write_bytes(bytes(data))
+    sampler = _sampler(path)
+    frames = list(sampler)
+    assert sampler.bad_packets > 0
+    assert sampler.partial == (
+        f"video data has {sampler.bad_packets} undecodable packets "
+        "(Invalid data found when processing input); hashed the decodable part"
+    )
+    assert 15 <= len(frames) <= 21  # the frames after the damage are still hashed
+    assert sampler.decoded_seconds == pytest.approx(sampler.declared_seconds, abs=0.1)
+
+
+def test_whole_generated_videos_are_not_partial(tmp_path: Path, make_video: MakeVideo) -> None:
+    for name, codec, fmt in [("a.mkv", "ffv1", "matroska"), ("a.mp4", "mpeg4", "mp4")]:
+        path = make_video(tmp_path / name, 25, fps=10, codec=codec, fmt=fmt)
+        sampler = _sampler(path)
+        assert len(list(sampler)) == 3
+        assert sampler.decoded_seconds == pytest.approx(2.5)
+        assert sampler.partial is None, name
+
+
+def test_truncated_matroska_ends_early(tmp_path: Path, make_video: MakeVideo) -> None:
+    whole = make_video(tmp_path / "a.mkv", 60, fps=10, codec="mpeg4", fmt="matroska")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    sampler = _sampler(cut)
+    assert 1 <= len(list(sampler)) < 6
+    assert sampler.partial is not None
+    assert sampler.partial.startswith("video data ends early: decoded ")
+    assert sampler.partial.endswith(" of 6.0 s; hashed the decodable part")
 
 
 def test_broken_container_is_corrupt(tmp_path: Path) -> None:
@@ -111,5 +177,5 @@ def test_audio_only_is_unsupported(tmp_path: Path) -> None:
         frame.sample_rate = 8000
         for packet in [*stream.encode(frame), *stream.encode()]:
             out.mux(packet)
-    with pytest.raises(UnsupportedContentError, match="no video stream"):
+    with pytest.raises(UnsupportedContentError, match="no video stream, only audio"):
         _sample(path)

@@ -192,3 +192,23 @@ def test_consecutive_duplicate_frames_collapse(tmp_path: Path, make_video) -> No
 def test_photos_are_not_vpdq_content(reference: Path) -> None:
     with pytest.raises(UnsupportedContentError):
         VpdqSignalType().hash_content(detect_content(reference / "images/misc-images/wee.jpg"))
+
+
+def test_reference_clips_are_whole(video_signals: dict[str, Signal]) -> None:
+    for clip in (*CHAIR_CLIPS, "doorknob-hd-no-bar", "test-padded-dimensions"):
+        assert video_signals[clip].partial is None, clip
+
+
+def test_truncated_clip_gives_the_signal_of_its_first_part(
+    truncated_chair: Path, video_signals: dict[str, Signal]
+) -> None:
+    signal = VpdqSignalType().hash_content(detect_content(truncated_chair))
+    assert signal.partial == (
+        "video data ends early: decoded 8.6 s of 20.5 s; hashed the decodable part"
+    )
+    whole = parse_frames(video_signals["chair-20-sd-bar"].value)
+    part = parse_frames(signal.value)
+    assert [f.number for f in part] == [0, 30, 60, 90, 120, 150, 180, 210, 240]
+    assert part == whole[: len(part)]
+    found = compare(signal.value, video_signals["chair-20-sd-bar"].value)
+    assert found.query_match_percent == 100.0  # every frame it has is in the whole clip

@@ -31,15 +31,21 @@ need the CSV format.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator
 
-from safehold.banks.models import BankEntry, Category, NewEntry
-from safehold.banks.validation import EntryValidator
+from safehold.banks.lines import DecodedLines
+from safehold.banks.models import Category, NewEntry
+from safehold.banks.validation import EntryValidator, known_signal_types
+from safehold.banks.writers import (  # the writers, re-exported: formats is the public module
+    CSV_COLUMNS,
+    MULTILINE_SIGNAL_TYPES,
+    check_plain_exportable,
+    write_csv,
+    write_plain,
+)
 from safehold.errors import FormatError, InvalidInputError, SafeholdError
 
 FORMATS = ("csv", "plain")
-CSV_COLUMNS = ("signal_type", "signal_str", "collab", "category", "tags", "quality", "note")
 SIGNAL_TYPE_ALIASES = {"video_md5": "md5", "video_sha256": "sha256"}
 TE_OPINIONS_WITHOUT_CATEGORY = frozenset({"POSITIVE_CLASS", "INVESTIGATION_SEED"})
 TE_NEGATIVE_OPINION = "NEGATIVE_CLASS"
@@ -60,7 +66,23 @@ _HEADER_ALIASES = {
 # vPDQ of a 4-hour video is ~1.2 MB of text in one field; csv's default cap is 128 KiB.
 CSV_FIELD_LIMIT = 64 * 1024 * 1024
 
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMATS",
+    "MULTILINE_SIGNAL_TYPES",
+    "ReadItem",
+    "canonical_signal_type",
+    "check_plain_exportable",
+    "read_bank_file",
+    "read_csv",
+    "read_plain",
+    "sniff_format",
+    "write_csv",
+    "write_plain",
+]
+
 ReadItem = NewEntry | FormatError
+_ASCII_DIGITS = frozenset("0123456789")
 
 
 def canonical_signal_type(name: str) -> str:
@@ -80,13 +102,23 @@ class _RowBuilder:
         if self.signal_type is not None:
             self.validator.signal_type(self.signal_type)  # unknown type: fail before any row
 
-    def build(self, line: int, fields: dict[str, str]) -> ReadItem:
+    def build(self, line: int, fields: dict[str, str], type_where: str) -> ReadItem:
+        """Validate one row; ``type_where`` says where its signal type sits ("in column 1")."""
         value = fields.get("signal_str", "").strip()
         if not value:
             return FormatError("no signal value", line)
-        type_name = canonical_signal_type(fields.get("signal_type", "")) or self.signal_type
+        from_row = canonical_signal_type(fields.get("signal_type", ""))
+        type_name = from_row or self.signal_type
         if not type_name:
             return FormatError("no signal type (give one with --signal-type)", line)
+        if from_row:
+            try:
+                self.validator.signal_type(from_row)
+            except SafeholdError:
+                # Never echo it: a truncated or shifted row can put part of a hash here.
+                return FormatError(
+                    f"unknown signal type {type_where} (known: {known_signal_types()})", line
+                )
         try:
             entry = NewEntry(
                 signal_type=type_name,
@@ -105,10 +137,9 @@ def _parse_quality(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidInputError("quality must be an integer from 0 to 100") from None
+    if len(text) > 3 or not _ASCII_DIGITS.issuperset(text):
+        raise InvalidInputError("quality must be an integer from 0 to 100")
+    return int(text)
 
 
 def _parse_category(text: str) -> Category | None:
@@ -141,6 +172,22 @@ def _header_map(row: list[str]) -> dict[int, str] | None:
     return {i: _HEADER_ALIASES[n] for i, n in enumerate(names) if n in _HEADER_ALIASES}
 
 
+def sniff_format(lines: Iterable[str]) -> str:
+    """``"csv"`` when the first line that is not blank or a ``#`` comment is a CSV header row
+    naming a hash column (``signal_str``, ``hash``, ...), else ``"plain"``."""
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        row = next(csv.reader([text]), [])
+        return "csv" if _header_map(row) is not None else "plain"
+    return "plain"
+
+
+def _problems(lines: Iterable[str]) -> Callable[[int, int], str | None] | None:
+    return lines.problem_in if isinstance(lines, DecodedLines) else None
+
+
 def read_csv(
     lines: Iterable[str],
     *,
@@ -151,7 +198,8 @@ def read_csv(
     """Read a CSV bank file (columns in the module docstring).
 
     Args:
-        lines: text lines, e.g. a file opened with ``newline=""``.
+        lines: text lines, e.g. a file opened with ``newline=""``, or :class:`DecodedLines`
+            (its undecodable or over-long lines make their rows bad rows).
         signal_type: used for rows without a signal type column or value.
         category: used for rows without a category of their own.
         source: used for rows without a ``collab``/``source`` value.
@@ -170,8 +218,10 @@ def read_csv(
 def _read_csv(lines: Iterable[str], builder: _RowBuilder) -> Iterator[ReadItem]:
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
+    problem_in = _problems(lines)
     reader = csv.reader(lines)
     columns: dict[int, str] | None = None
+    type_where = "in column 1"
     last_line = 0
     while True:
         start = last_line + 1
@@ -181,18 +231,27 @@ def _read_csv(lines: Iterable[str], builder: _RowBuilder) -> Iterator[ReadItem]:
             return
         except csv.Error as exc:
             last_line = reader.line_num
-            yield FormatError(f"malformed CSV ({exc})", start)
+            problem = problem_in(start, last_line) if problem_in else None
+            yield FormatError(problem or f"malformed CSV ({exc})", start)
             continue
         last_line = reader.line_num
+        problem = problem_in(start, last_line) if problem_in else None
+        if problem is not None:
+            yield FormatError(problem, start)
+            continue
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if columns is None:
             header = _header_map(row)
             columns = header or dict(enumerate(CSV_COLUMNS))
+            type_where = next(
+                (f"in column {i + 1}" for i, f in columns.items() if f == "signal_type"),
+                "in the signal_type column",
+            )
             if header is not None:
                 continue
         fields = {columns[i]: cell for i, cell in enumerate(row) if i in columns}
-        yield builder.build(start, fields)
+        yield builder.build(start, fields, type_where)
 
 
 def read_plain(
@@ -211,15 +270,23 @@ def read_plain(
         InvalidSignalError: ``signal_type`` is not a registered signal type.
         InvalidInputError: ``signal_type`` is ``vpdq`` (multi-line values need CSV).
     """
-    if signal_type is not None and canonical_signal_type(signal_type) == "vpdq":
+    if signal_type is not None and canonical_signal_type(signal_type) in MULTILINE_SIGNAL_TYPES:
         raise InvalidInputError("vpdq values span several lines; import them with --format csv")
     return _read_plain(lines, _RowBuilder(signal_type, category, source), note)
 
 
 def _read_plain(lines: Iterable[str], builder: _RowBuilder, note: str) -> Iterator[ReadItem]:
+    problem_in = _problems(lines)
     for number, raw in enumerate(lines, start=1):
+        problem = problem_in(number, number) if problem_in else None
+        if problem is not None:
+            yield FormatError(problem, number)
+            continue
         text = raw.partition("#")[0].strip()
         if not text:
+            continue
+        if "," in text:
+            yield FormatError("a comma in a plain list: is this CSV? use --format csv", number)
             continue
         parts = text.split()
         if len(parts) == 1:
@@ -230,7 +297,7 @@ def _read_plain(lines: Iterable[str], builder: _RowBuilder, note: str) -> Iterat
             yield FormatError(f"expected one hash per line, found {len(parts)} words", number)
             continue
         fields["note"] = note
-        yield builder.build(number, fields)
+        yield builder.build(number, fields, "in the first word")
 
 
 def read_bank_file(
@@ -251,39 +318,3 @@ def read_bank_file(
     if fmt == "plain":
         return read_plain(lines, signal_type=signal_type, category=category, source=source)
     raise InvalidInputError(f"unknown bank file format {fmt!r} (known: {', '.join(FORMATS)})")
-
-
-def write_csv(entries: Iterable[BankEntry], out: TextIO) -> int:
-    """Write entries as CSV with a header row of :data:`CSV_COLUMNS`; return rows written.
-
-    ``collab`` holds the entry's source, ``category`` its ``scheme:code``, ``tags`` is empty.
-    """
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    count = 0
-    for e in entries:
-        quality = "" if e.quality is None else str(e.quality)
-        category = "" if e.category is None else str(e.category)
-        writer.writerow((e.signal_type, e.value, e.source, category, "", quality, e.note))
-        count += 1
-    return count
-
-
-def write_plain(
-    entries: Iterable[BankEntry], out: TextIO, *, include_signal_type: bool = False
-) -> int:
-    """Write one hash per line (``<signal_type> <hash>`` with ``include_signal_type``).
-
-    Raises:
-        InvalidInputError: an entry's value spans several lines (vPDQ); nothing after it is
-            written.
-    """
-    count = 0
-    for e in entries:
-        if "\n" in e.value:
-            raise InvalidInputError(
-                f"{e.signal_type} values span several lines; export them with --format csv"
-            )
-        out.write(f"{e.signal_type} {e.value}\n" if include_signal_type else f"{e.value}\n")
-        count += 1
-    return count

@@ -2,18 +2,18 @@
 
 Used to build banks from files an organisation holds (in tests: benign reference media). Each
 file gets every applicable signal type; a file that cannot be hashed yields an error for that
-file only, and the batch goes on.
+file only, and the batch goes on. Folders are walked by :func:`safehold.scanning.walk.walk`,
+the same walker ``safehold scan`` uses (see ``cli/bank.py``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from safehold.banks.models import Category, NewEntry
-from safehold.errors import ContentError, NotFoundError, SafeholdError
+from safehold.errors import ContentError, SafeholdError
 from safehold.settings import Settings
 from safehold.signals.base import SIGNAL_TYPES, HashOptions, SignalType
 from safehold.signals.content import detect_content
@@ -33,25 +33,6 @@ class MediaResult:
     entries: list[NewEntry] = field(default_factory=list)
     error: SafeholdError | None = None
     skipped: list[str] = field(default_factory=list)
-
-
-def iter_media_files(paths: Iterable[Path]) -> Iterator[Path | NotFoundError]:
-    """Yield the files named by ``paths``, descending into folders (sorted, links not followed).
-
-    Yields a :class:`NotFoundError` in place of a path that does not exist.
-    """
-    for path in paths:
-        if path.is_file():
-            yield path
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    candidate = Path(root) / name
-                    if candidate.is_file():
-                        yield candidate
-        else:
-            yield NotFoundError(f"{path}: no such file or folder")
 
 
 class MediaHasher:

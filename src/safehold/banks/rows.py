@@ -11,11 +11,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from safehold.banks.models import Bank, BankEntry, Category, NewEntry
+from safehold.banks.validation import quote_name
 from safehold.errors import ConflictError, NotFoundError, SafeholdError, StorageError
 from safehold.storage.tables import bank_entries, banks, changes, utcnow, value_digest
 
@@ -226,15 +237,25 @@ def insert_entries(c: Connection, bank_id: int, batch: Sequence[NewEntry]) -> in
     return added
 
 
+def bank_name_is(name: str) -> ColumnElement[bool]:
+    """WHERE clause selecting the bank called ``name``, ignoring case.
+
+    Bank names are ASCII and unique ignoring case, so this matches at most one bank. A name
+    with non-ASCII characters matches none (``str.lower`` would fold e.g. the Kelvin sign to
+    ``k``).
+    """
+    return func.lower(banks.c.name) == (name.lower() if name.isascii() else name)
+
+
 def bank_id_for(c: Connection, name: str) -> int:
-    """Return the id of the bank called ``name``.
+    """Return the id of the bank called ``name`` (ignoring case).
 
     Raises:
         NotFoundError: no such bank.
     """
-    bank_id = c.execute(select(banks.c.id).where(banks.c.name == name)).scalar()
+    bank_id = c.execute(select(banks.c.id).where(bank_name_is(name))).scalar()
     if bank_id is None:
-        raise NotFoundError(f"no bank named {name!r}")
+        raise NotFoundError(f"no bank named {quote_name(name)}")
     return int(bank_id)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Select, func, insert, select, update
 from safehold.banks.models import Bank, BankEntry, BankSummary, Category, EntryCount, NewEntry
 from safehold.banks.rows import (
     bank_id_for,
+    bank_name_is,
     banks_query,
     db_errors,
     entries_query,
@@ -27,7 +28,10 @@ from safehold.banks.rows import (
 )
 from safehold.banks.validation import (
     EntryValidator,
+    quote_name,
+    signal_type_class,
     validate_bank_name,
+    validate_entry_id,
     validate_text,
     validate_thresholds,
 )
@@ -77,7 +81,8 @@ class BankService:
         validate_text("source", source, SOURCE_LENGTH)
         checked = validate_thresholds(thresholds)
         now = utcnow()
-        with db_errors(conflict=f"a bank named {name!r} already exists"), self.engine.begin() as c:
+        conflict = f"a bank named {quote_name(name)} already exists"
+        with db_errors(conflict=conflict), self.engine.begin() as c:
             clash = c.execute(
                 select(banks.c.name).where(func.lower(banks.c.name) == name.lower())
             ).first()
@@ -100,15 +105,17 @@ class BankService:
         return self.get_bank(name)
 
     def get_bank(self, name: str) -> Bank:
-        """Return the bank called ``name`` with its entry count (enabled and disabled).
+        """Return the bank called ``name`` (ignoring case, as names are unique ignoring case)
+        with its entry count (enabled and disabled). Every method taking a bank name looks it
+        up the same way.
 
         Raises:
             NotFoundError: no such bank.
         """
         with db_errors(), self.engine.connect() as c:
-            row = c.execute(banks_query().where(banks.c.name == name)).first()
+            row = c.execute(banks_query().where(bank_name_is(name))).first()
         if row is None:
-            raise NotFoundError(f"no bank named {name!r}")
+            raise NotFoundError(f"no bank named {quote_name(name)}")
         return to_bank(row)
 
     def list_banks(self) -> list[Bank]:
@@ -235,7 +242,10 @@ class BankService:
 
         Raises:
             NotFoundError: no such bank (raised by this call, not on first ``next``).
+            InvalidInputError: ``signal_type`` is not a registered signal type.
         """
+        if signal_type is not None:
+            signal_type_class(signal_type)
         with db_errors(), self.engine.connect() as c:
             bank_id = bank_id_for(c, bank_name)
         query = entries_query().where(bank_entries.c.bank_id == bank_id)
@@ -255,8 +265,10 @@ class BankService:
         """Return one entry by id.
 
         Raises:
-            NotFoundError: no such entry.
+            NotFoundError: no such entry (also for ids outside 1..2**63-1).
+            InvalidInputError: ``entry_id`` is not an integer.
         """
+        validate_entry_id(entry_id)
         with db_errors(), self.engine.connect() as c:
             row = c.execute(entries_query().where(bank_entries.c.id == entry_id)).first()
         if row is None:
@@ -267,8 +279,10 @@ class BankService:
         """Enable or disable one entry (a disabled entry never matches).
 
         Raises:
-            NotFoundError: no such entry.
+            NotFoundError: no such entry (also for ids outside 1..2**63-1).
+            InvalidInputError: ``entry_id`` is not an integer.
         """
+        validate_entry_id(entry_id)
         with db_errors(), self.engine.begin() as c:
             bank_id = c.execute(
                 select(bank_entries.c.bank_id).where(bank_entries.c.id == entry_id)

@@ -16,34 +16,73 @@ from safehold.signals.base import SIGNAL_TYPES, SignalType, get_signal_type
 from safehold.storage.tables import CATEGORY_PART_LENGTH, NAME_LENGTH, SOURCE_LENGTH
 
 BANK_NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_LENGTH - 1}}}")
-"""Bank names: 1-100 characters, letters, digits, ``.``, ``_`` and ``-``, not starting with
-punctuation (names appear in file names, URLs and shell commands unquoted)."""
+"""Bank names: 1-100 characters, ASCII letters, digits, ``.``, ``_`` and ``-``, not starting
+with punctuation (names appear in file names, URLs and shell commands unquoted)."""
+
+BANK_NAME_RULE = (
+    f"1-{NAME_LENGTH} characters: ASCII letters A-Z and a-z, digits 0-9, '.', '_' or '-', "
+    "starting with a letter or digit"
+)
+"""The bank name rule in words, for messages and help texts."""
+
+#: Largest database id (ids are signed 64-bit integers on SQLite and PostgreSQL).
+MAX_ID = 2**63 - 1
+
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_HEX_AND_PUNCTUATION = frozenset("0123456789abcdefABCDEF_.-")
 
 
 def validate_bank_name(name: str) -> str:
-    """Return ``name`` if it is a valid bank name.
+    """Return ``name`` if it is a valid bank name (:data:`BANK_NAME_RULE`).
 
     Raises:
-        InvalidInputError: empty, longer than 100 characters, or other characters than
-            letters, digits, ``.``, ``_`` and ``-`` (or starting with punctuation).
+        InvalidInputError: empty, longer than 100 characters, non-ASCII letters or other
+            characters than letters, digits, ``.``, ``_`` and ``-`` (or starting with
+            punctuation).
     """
     if not BANK_NAME_PATTERN.fullmatch(name):
-        raise InvalidInputError(
-            f"bank name {name[:NAME_LENGTH]!r} is not valid: use 1-{NAME_LENGTH} letters, "
-            "digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        raise InvalidInputError(f"bank name {quote_name(name)} is not valid: use {BANK_NAME_RULE}")
     return name
 
 
-def describe_name(name: str) -> str:
-    """Quote a would-be signal type name for a message, unless it could be a hash.
+def quote_name(name: str) -> str:
+    """Quote a bank name (valid or not) for a message: ``repr``, cut to 100 characters."""
+    if len(name) > NAME_LENGTH:
+        return f"{name[:NAME_LENGTH]!r}... ({len(name)} characters)"
+    return repr(name)
 
-    A mis-ordered file can put a hash where a signal type belongs; long or non-identifier text
-    is described by its length instead of echoed.
+
+def validate_entry_id(entry_id: int) -> int:
+    """Return ``entry_id`` if it can be a database id (1 to 2**63-1).
+
+    Raises:
+        NotFoundError: out of range (no entry can have that id), so callers report
+            "no bank entry with id N" on every database instead of a driver overflow.
+        InvalidInputError: not an integer.
     """
-    if len(name) <= 20 and re.fullmatch(r"[A-Za-z0-9_.-]*", name):
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        raise InvalidInputError("an entry id must be an integer")
+    if not 1 <= entry_id <= MAX_ID:
+        raise NotFoundError(f"no bank entry with id {entry_id}")
+    return entry_id
+
+
+def describe_name(name: str) -> str:
+    """Quote a would-be signal type name given as an option, unless it could be a hash.
+
+    A mis-typed option or mis-ordered input can put (part of) a hash where a signal type
+    belongs: only up to 32 identifier characters including at least one that is not a hex
+    digit (``nosuch``, ``tmk``) are echoed; anything else is described by its length.
+    Values read from bank-file rows are never echoed (see ``formats``).
+    """
+    if _NAME_CHARS.fullmatch(name) and not _HEX_AND_PUNCTUATION.issuperset(name):
         return repr(name)
     return f"({len(name)} characters, not a signal type name)"
+
+
+def known_signal_types() -> str:
+    """``"md5, pdq, sha256, vpdq"``: the registered signal type names, for messages."""
+    return ", ".join(SIGNAL_TYPES.names())
 
 
 def signal_type_class(name: str) -> type[SignalType]:
@@ -56,7 +95,7 @@ def signal_type_class(name: str) -> type[SignalType]:
         return get_signal_type(name)
     except NotFoundError:
         raise InvalidInputError(
-            f"unknown signal type {describe_name(name)} (known: {', '.join(SIGNAL_TYPES.names())})"
+            f"unknown signal type {describe_name(name)} (known: {known_signal_types()})"
         ) from None
 
 
@@ -75,8 +114,9 @@ def validate_thresholds(thresholds: Mapping[str, int] | None) -> dict[str, int]:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInputError(f"threshold for {name} must be an integer")
         if not 0 <= value <= cls.max_distance:
+            got = f", got {value}" if abs(value) < 10**12 else ""
             raise InvalidInputError(
-                f"threshold for {name} must be between 0 and {cls.max_distance}, got {value}"
+                f"threshold for {name} must be between 0 and {cls.max_distance}{got}"
             )
         checked[name] = value
     return checked
@@ -144,8 +184,7 @@ class EntryValidator:
                 cls = get_signal_type(name)
             except NotFoundError:
                 raise InvalidSignalError(
-                    f"unknown signal type {describe_name(name)} "
-                    f"(known: {', '.join(SIGNAL_TYPES.names())})"
+                    f"unknown signal type {describe_name(name)} (known: {known_signal_types()})"
                 ) from None
             self._types[name] = cls
         return cls

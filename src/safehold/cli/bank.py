@@ -1,45 +1,81 @@
 """``safehold bank``: create banks, import and export hash lists, add media, enable/disable.
 
 Tables (``list``, ``show``) go to stdout; progress bars and import summaries go to stderr.
-Only ``export`` writes hash values (to stdout, or to ``--output``, created readable by its owner
-only): hash lists are confidential. Failures print ``error: <message>`` and exit with status 2.
+Only ``export`` writes hash values (to stdout, or to a new ``--output`` file readable by its
+owner only): hash lists are confidential. Failures print ``error: <message>`` and exit with
+status 2. ``import`` and ``export`` live in :mod:`safehold.cli.bank_transfer`.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from safehold.banks.formats import FORMATS, read_bank_file, write_csv, write_plain
-from safehold.banks.media import MediaHasher, iter_media_files
+from safehold.banks.media import MediaHasher
 from safehold.banks.models import Category, NewEntry
-from safehold.cli.bank_files import ImportTally, open_input, open_private_output, progress_bar
-from safehold.cli.common import get_bank_service, handle_errors, stderr_console
-from safehold.errors import InvalidInputError, NotFoundError
-from safehold.settings import get_settings
+from safehold.banks.validation import BANK_NAME_RULE, validate_entry_id
+from safehold.cli import bank_transfer
+from safehold.cli.bank_files import progress_bar
+from safehold.cli.common import (
+    count_noun,
+    display_path,
+    display_text,
+    get_bank_service,
+    handle_errors,
+    load_settings,
+    make_console,
+    stderr_console,
+)
+from safehold.errors import InvalidInputError
+from safehold.scanning import walk as walk_module
+from safehold.scanning.walk import walk
 
 app = typer.Typer(help="Manage banks: named hash lists.", no_args_is_help=True)
 
-EXIT_NOTHING_READ = 1
+_THRESHOLD = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*=\s*([+-]?)([0-9]+)\s*")
+_OUT_OF_RANGE = 10**18  # stands for any number too long to be a threshold
 
 
 def parse_threshold_options(values: list[str]) -> dict[str, int]:
     """Parse repeated ``TYPE=N`` options, e.g. ``pdq=24``, into ``{type: n}``.
+
+    The range of each ``N`` is checked by the service (``validate_thresholds``), which names
+    the allowed range (``pdq=-1``: "must be between 0 and 256").
 
     Raises:
         InvalidInputError: a value is not ``name=integer``.
     """
     out: dict[str, int] = {}
     for value in values:
-        name, sep, number = value.partition("=")
-        if not sep or not name.strip() or not number.strip().isdigit():
+        match = _THRESHOLD.fullmatch(value)
+        if match is None:
             raise InvalidInputError(f"threshold {value!r} must be written TYPE=N, e.g. pdq=24")
-        out[name.strip().lower()] = int(number)
+        name, sign, digits = match.groups()
+        number = int(digits) if len(digits) <= 18 else _OUT_OF_RANGE
+        out[name.lower()] = -number if sign == "-" else number
     return out
+
+
+@contextmanager
+def _walk_log_silenced() -> Iterator[None]:
+    """Drop the walker's own warning about a folder reached twice: add-media reports every
+    skipped path itself, in its ``skipped: <path>: <reason>`` form."""
+    logger = logging.getLogger(walk_module.__name__)
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _category(text: str | None) -> Category | None:
@@ -52,7 +88,7 @@ def _thresholds_text(thresholds: dict[str, int]) -> str:
 
 @app.command("create")
 def create(
-    name: str = typer.Argument(..., help="Bank name: letters, digits, '.', '_', '-'."),
+    name: str = typer.Argument(..., help=f"Bank name: {BANK_NAME_RULE}."),
     description: str = typer.Option("", help="What the list is."),
     source: str = typer.Option("", help="Who supplies the list, e.g. ncmec or local."),
     threshold: list[str] = typer.Option(
@@ -61,11 +97,9 @@ def create(
 ) -> None:
     """Create an empty bank."""
     with handle_errors():
+        thresholds = parse_threshold_options(threshold)
         bank = get_bank_service().create_bank(
-            name,
-            description=description,
-            source=source,
-            thresholds=parse_threshold_options(threshold),
+            name, description=description, source=source, thresholds=thresholds
         )
     typer.echo(f"created bank {bank.name} (thresholds: {_thresholds_text(bank.thresholds)})")
 
@@ -86,122 +120,44 @@ def list_banks() -> None:
             b.name,
             "yes" if b.enabled else "no",
             f"{b.entry_count:,}",
-            b.source,
+            display_text(b.source),
             _thresholds_text(b.thresholds),
             b.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    Console().print(table)
+    with handle_errors():
+        make_console().print(table)
 
 
 @app.command("show")
-def show(name: str = typer.Argument(..., help="Bank name.")) -> None:
+def show(name: str = typer.Argument(..., help="Bank name (any case).")) -> None:
     """Show a bank's details and entry counts per signal type and category (no hashes)."""
     with handle_errors():
         summary = get_bank_service().summarize_bank(name)
     b = summary.bank
     lines = [
         ("bank", b.name),
-        ("description", b.description),
-        ("source", b.source),
+        ("description", display_text(b.description, markup=False)),
+        ("source", display_text(b.source, markup=False)),
         ("enabled", "yes" if b.enabled else "no"),
         ("thresholds", _thresholds_text(b.thresholds)),
         ("entries", f"{summary.total():,} ({summary.total(enabled_only=True):,} enabled)"),
         ("created", b.created_at.isoformat(timespec="seconds")),
     ]
-    for label, value in lines:
-        typer.echo(f"{label + ':':<13}{value}")
-    if summary.counts:
-        table = Table()
-        for column in ("signal type", "category", "enabled", "disabled"):
-            table.add_column(column, justify="right" if column.endswith("abled") else "left")
-        for c in summary.counts:
-            category = str(c.category) if c.category else "-"
-            table.add_row(c.signal_type, category, f"{c.enabled:,}", f"{c.disabled:,}")
-        Console().print(table)
-
-
-@app.command("import")
-def import_(
-    name: str = typer.Argument(..., help="Bank to add the entries to."),
-    file: str = typer.Argument(..., help="Bank file to read ('-' for stdin)."),
-    fmt: str = typer.Option(
-        "", "--format", help="csv or plain (default: csv for *.csv files, else plain)."
-    ),
-    signal_type: str | None = typer.Option(
-        None, help="Signal type of rows that do not name one, e.g. pdq."
-    ),
-    category: str | None = typer.Option(
-        None, help="Category scheme:code for rows without one, e.g. ncmec-industry:A1."
-    ),
-    source: str = typer.Option("", help="Source for rows without one."),
-) -> None:
-    """Import a hash list; bad rows are reported with line numbers and skipped."""
-    fmt = fmt or ("csv" if file.lower().endswith(".csv") else "plain")
-    console = stderr_console()
-    tally = ImportTally()
     with handle_errors():
-        if fmt not in FORMATS:
-            raise InvalidInputError(f"unknown format {fmt!r}; use csv or plain")
-        service = get_bank_service()
-        service.get_bank(name)
-        text, binary, size = open_input(file)
-        try:
-            items = read_bank_file(
-                text, fmt, signal_type=signal_type, category=_category(category), source=source
-            )
-            with progress_bar(console) as progress:
-                task = progress.add_task(f"importing into {name}", total=size, rows="")
-
-                def tick(rows: int) -> None:
-                    done = binary.tell() if binary else rows
-                    progress.update(task, completed=done, rows=f"{rows:,} rows")
-
-                added = service.add_entries(name, tally.entries(items, tick), validated=True)
-        finally:
-            if binary is not None:
-                text.close()
-    duplicates = tally.valid - added
-    console.print(
-        f"{name}: {added:,} added, {duplicates:,} duplicates skipped, {tally.bad:,} bad rows",
-        highlight=False,
-    )
-    for error in tally.errors:
-        console.print(f"  {error.message}", highlight=False, markup=False)
-    if tally.bad > len(tally.errors):
-        console.print(f"  ... and {tally.bad - len(tally.errors):,} more bad rows")
-    if tally.valid == 0:
-        console.print("error: nothing could be read from the file", highlight=False)
-        raise typer.Exit(EXIT_NOTHING_READ)
+        for label, value in lines:
+            typer.echo(f"{label + ':':<13}{value}")
+        if summary.counts:
+            table = Table()
+            for column in ("signal type", "category", "enabled", "disabled"):
+                table.add_column(column, justify="right" if column.endswith("abled") else "left")
+            for c in summary.counts:
+                category = display_text(str(c.category)) if c.category else "-"
+                table.add_row(c.signal_type, category, f"{c.enabled:,}", f"{c.disabled:,}")
+            make_console().print(table)
 
 
-@app.command("export")
-def export(
-    name: str = typer.Argument(..., help="Bank to export."),
-    fmt: str = typer.Option("csv", "--format", help="csv or plain."),
-    output: Path | None = typer.Option(None, help="File to write (default: stdout)."),
-    signal_type: str | None = typer.Option(None, help="Only entries of this signal type."),
-    include_disabled: bool = typer.Option(False, help="Also export disabled entries."),
-) -> None:
-    """Write a bank's entries as CSV or a plain list (this prints hash values)."""
-    with handle_errors():
-        if fmt not in FORMATS:
-            raise InvalidInputError(f"unknown format {fmt!r}; use csv or plain")
-        service = get_bank_service()
-        entries = service.iter_entries(
-            name, signal_type=signal_type, include_disabled=include_disabled
-        )
-        types = {c.signal_type for c in service.summarize_bank(name).counts}
-        out = open_private_output(output) if output else sys.stdout
-        try:
-            if fmt == "csv":
-                count = write_csv(entries, out)
-            else:
-                mixed = signal_type is None and len(types) > 1
-                count = write_plain(entries, out, include_signal_type=mixed)
-        finally:
-            if output:
-                out.close()
-    stderr_console().print(f"exported {count:,} entries from {name}", highlight=False)
+app.command("import")(bank_transfer.import_)
+app.command("export")(bank_transfer.export)
 
 
 @app.command("add-media")
@@ -215,49 +171,57 @@ def add_media(
         [], "--signal-type", help="Only these signal types (repeatable; default: all)."
     ),
 ) -> None:
-    """Hash media files and add their signals to a bank; unreadable files are reported."""
+    """Hash media files and add their signals to a bank; every path skipped is reported.
+
+    Folders are walked as ``safehold scan`` walks them (sorted, symbolic links followed, each
+    folder once); special files (FIFOs, sockets, devices), broken links and unreadable paths
+    are reported and skipped.
+    """
     console = stderr_console()
-    failed = 0
-    hashed = 0
-    given = 0
+    failed = hashed = 0
     with handle_errors():
         service = get_bank_service()
-        service.get_bank(name)
+        bank = service.get_bank(name)
         cat = _category(category)
-        hasher = MediaHasher(get_settings(), signal_type or None)
+        hasher = MediaHasher(load_settings(), signal_type or None)
         entries: list[NewEntry] = []
-        with progress_bar(console) as progress:
+        with progress_bar(console) as progress, _walk_log_silenced():
             task = progress.add_task("hashing", total=None, rows="")
-            for n, item in enumerate(iter_media_files(paths), start=1):
-                progress.update(task, completed=n, rows=f"{n:,} files")
-                if isinstance(item, NotFoundError):
-                    failed += 1
-                    console.print(f"skipped: {item.message}", highlight=False, markup=False)
+            for n, item in enumerate(walk(paths), start=1):
+                progress.update(task, completed=n, rows=count_noun(n, "path"))
+                shown = display_path(item.path, markup=False)
+                if item.duplicate_dir:
+                    console.print(
+                        f"skipped: {shown}: folder already walked (reached twice)", markup=False
+                    )
                     continue
-                result = hasher.hash_file(item, category=cat, source=source, note=note)
+                if item.error is not None:
+                    failed += 1
+                    console.print(f"skipped: {shown}: {item.error.message}", markup=False)
+                    continue
+                result = hasher.hash_file(Path(item.path), category=cat, source=source, note=note)
                 for reason in result.skipped:
-                    console.print(f"note: {item}: {reason}", highlight=False, markup=False)
+                    console.print(f"note: {shown}: {reason}", markup=False)
                 if result.error is not None:
                     failed += 1
-                    console.print(
-                        f"skipped: {item}: {result.error.message}", highlight=False, markup=False
-                    )
+                    console.print(f"skipped: {shown}: {result.error.message}", markup=False)
                     continue
                 hashed += 1
                 entries.extend(result.entries)
-        given = len(entries)
-        added = service.add_entries(name, entries)
-    console.print(
-        f"{name}: {hashed:,} files hashed, {added:,} entries added, "
-        f"{given - added:,} duplicates skipped, {failed:,} files failed",
-        highlight=False,
-    )
+        added = service.add_entries(bank.name, entries)
+        console.print(
+            f"{bank.name}: {count_noun(hashed, 'file')} hashed, "
+            f"{count_noun(added, 'entry', 'entries')} added, "
+            f"{count_noun(len(entries) - added, 'duplicate')} skipped, "
+            f"{count_noun(failed, 'file')} failed",
+            markup=False,
+        )
 
 
 def _set_bank_enabled(name: str, enabled: bool) -> None:
     with handle_errors():
-        get_bank_service().update_bank(name, enabled=enabled)
-    typer.echo(f"bank {name} {'enabled' if enabled else 'disabled'}")
+        bank = get_bank_service().update_bank(name, enabled=enabled)
+    typer.echo(f"bank {bank.name} {'enabled' if enabled else 'disabled'}")
 
 
 @app.command("disable")
@@ -274,6 +238,7 @@ def enable(name: str = typer.Argument(..., help="Bank name.")) -> None:
 
 def _set_entry_enabled(entry_id: int, enabled: bool) -> None:
     with handle_errors():
+        validate_entry_id(entry_id)  # before opening the database: no driver overflow
         get_bank_service().set_entry_enabled(entry_id, enabled)
     typer.echo(f"entry {entry_id} {'enabled' if enabled else 'disabled'}")
 

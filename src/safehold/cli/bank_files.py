@@ -1,15 +1,18 @@
 """File plumbing for ``safehold bank import`` / ``export``: input, private output, tallies.
 
-Bank files can hold millions of rows, so input is streamed (progress follows the bytes read),
-and exported hash lists are confidential, so an output file is created readable by its owner
-only.
+Bank files can hold millions of rows, so input is streamed (progress follows the bytes read)
+and decoded strictly, line by line, with a bound on line length. Exported hash lists are
+confidential, so an output file is created new, readable by its owner only, never through a
+symbolic link, and removed again when the export fails.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
+import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -18,8 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from safehold.banks.formats import ReadItem
+from safehold.banks.lines import DecodedLines
 from safehold.banks.models import NewEntry
-from safehold.errors import FormatError
+from safehold.cli.common import display_path
+from safehold.errors import ConflictError, FormatError, InvalidInputError
 
 MAX_ERRORS_KEPT = 20
 PROGRESS_EVERY = 4096  # rows between progress updates
@@ -56,7 +61,8 @@ class ImportTally:
 
 
 def progress_bar(console: Console) -> Progress:
-    """A transient Rich progress bar (percentage when the total is known) on ``console``."""
+    """A transient Rich progress bar (percentage when the total is known) on ``console``;
+    disabled when ``console`` is not a terminal."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -65,33 +71,106 @@ def progress_bar(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # a pipe or log file gets no bar (nor a blank line)
     )
 
 
-def open_input(path: str) -> tuple[TextIO, io.BufferedReader | None, int | None]:
-    """Open ``path`` (``-`` = stdin) as UTF-8 text (a BOM is dropped, undecodable bytes become
-    U+FFFD so the row fails validation instead of the whole file).
+def open_input(path: str, *, name: str, max_line_bytes: int) -> tuple[DecodedLines, int | None]:
+    """Open ``path`` (``-`` = stdin) as strictly decoded UTF-8 lines (see :class:`DecodedLines`).
+
+    Args:
+        path: the file, or ``-`` for standard input.
+        name: the file's name for messages (terminal-safe).
+        max_line_bytes: longest accepted line (``lines.max_line_bytes`` may be changed later).
 
     Returns:
-        ``(text, binary, size)``: the text stream, the byte stream under it (its ``tell()`` is
-        the progress) and the size in bytes; ``binary`` and ``size`` are None for stdin.
+        ``(lines, size)``: the lines (``lines.binary.tell()`` is the progress) and the size in
+        bytes, None for stdin or another stream that is not a regular file.
 
     Raises:
         OSError: the file cannot be opened.
+        InvalidInputError: the file is UTF-16 or UTF-32 text.
     """
     if path == "-":
-        return sys.stdin, None, None
-    binary = open(path, "rb")  # noqa: SIM115 (the caller closes the text wrapper)
-    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-    return text, binary, os.fstat(binary.fileno()).st_size
+        return DecodedLines(sys.stdin.buffer, name=name, max_line_bytes=max_line_bytes), None
+    binary = open(path, "rb")  # noqa: SIM115 (closed by the caller through lines.binary)
+    try:
+        st = os.fstat(binary.fileno())
+        lines = DecodedLines(binary, name=name, max_line_bytes=max_line_bytes)
+    except BaseException:
+        binary.close()
+        raise
+    return lines, st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def open_private_output(path: Path) -> TextIO:
-    """Create or truncate ``path`` with mode 0600 (owner read/write only), for hash lists.
+class PrivateOutput:
+    """A new file for a hash list, mode 0600; removed again if writing it fails.
 
-    Raises:
+    Use as a context manager yielding a text stream. Without ``force`` the file must not exist
+    (``O_CREAT | O_EXCL``: a symbolic link there is not followed, it counts as existing). With
+    ``force`` an existing regular file is replaced atomically once writing succeeded (the data
+    goes to a temporary file in the same folder, renamed over it); a symbolic link or a special
+    file at ``path`` is refused, never followed or written through.
+
+    Raises (from ``__enter__``):
+        ConflictError: ``path`` exists and ``force`` is not set.
+        InvalidInputError: with ``force``, ``path`` is a symbolic link or not a regular file.
         OSError: the file cannot be created.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_TRUNC
-    return open(fd, "w", encoding="utf-8", newline="")
+
+    def __init__(self, path: Path, *, force: bool = False) -> None:
+        self.path = path
+        self.force = force
+        self._written: str | None = None  # the file we created (temporary with force)
+        self._stream: TextIO | None = None
+
+    def __enter__(self) -> TextIO:
+        shown = display_path(self.path, markup=False)
+        if self.force:
+            try:
+                st = os.lstat(self.path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                raise InvalidInputError(f"{shown} is a symbolic link; not writing through it")
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                raise InvalidInputError(f"{shown} is not a regular file; not replacing it")
+            folder = os.path.dirname(os.path.abspath(self.path))
+            try:
+                fd, self._written = tempfile.mkstemp(
+                    prefix=f".{self.path.name[:100]}.", suffix=".partial", dir=folder
+                )
+            except OSError as exc:  # name the file asked for, not the temporary one
+                raise OSError(exc.errno, exc.strerror, os.fspath(self.path)) from None
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except FileExistsError:
+                raise ConflictError(f"{shown} already exists; use --force to replace it") from None
+            self._written = os.fspath(self.path)
+        os.fchmod(fd, 0o600)
+        self._stream = open(fd, "w", encoding="utf-8", newline="")
+        return self._stream
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        written = self._written
+        if self._stream is None or written is None:
+            return
+        try:
+            self._stream.close()  # flushes: a full disk fails here
+        except BaseException:
+            self._remove()
+            raise
+        if exc_type is not None:
+            self._remove()
+        elif self.force:
+            try:
+                os.replace(written, self.path)
+            except BaseException:
+                self._remove()
+                raise
+
+    def _remove(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self._written or "")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from safehold.cli.common import handle_errors
-from safehold.settings import get_settings
+from safehold.cli.common import display_text, handle_errors, load_settings
 from safehold.storage.engine import database_status, upgrade_database
 
 app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_help=True)
@@ -21,16 +20,17 @@ def upgrade(
 ) -> None:
     """Migrate the database to the newest schema (safe to run again)."""
     with handle_errors():
-        name, state = upgrade_database(get_settings(), revision)
-    typer.echo(f"database {name} is at schema revision {state.describe_current()}")
+        name, state = upgrade_database(load_settings(), revision)
+    shown = display_text(name, markup=False)
+    typer.echo(f"database {shown} is at schema revision {state.describe_current()}")
 
 
 @app.command("current")
 def current() -> None:
     """Show the database's schema revision and whether it is up to date."""
     with handle_errors():
-        name, state = database_status(get_settings())
-    typer.echo(f"database: {name}")
+        name, state = database_status(load_settings())
+    typer.echo(f"database: {display_text(name, markup=False)}")
     typer.echo(f"revision: {state.describe_current()}")
     typer.echo(f"newest:   {state.describe_head()}")
     if state.is_current:

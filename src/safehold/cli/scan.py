@@ -3,58 +3,37 @@
 Records go to stdout (or ``--output``), one JSON object per file; progress (with rate and ETA)
 and the summary table go to stderr, so stdout stays machine-readable. The exit status encodes
 the outcome (``docs/scanning.md``): 0 clean, 1 match, 4 file errors, 5 both, 2 usage or fatal
-error.
+error, 130 interrupted, 141 stdout closed early.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-from safehold.cli.common import get_bank_service, handle_errors
-from safehold.scanning import ScanConfig, ScanRecord, ScanSummary
+from safehold.cli.common import get_bank_service, handle_errors, load_settings, make_console
+from safehold.cli.scan_run import check_outputs, guard_run, print_summary, record_sink
+from safehold.errors import InvalidInputError
+from safehold.scanning import ScanConfig
 from safehold.scanning import scan as run_scan
-from safehold.scanning.config import DEFAULT_MEMORY_LIMIT_BYTES
-from safehold.scanning.report import HtmlReport
-from safehold.scanning.summary import EXIT_USAGE, summary_table
-from safehold.settings import get_settings
-
-#: Exit status after Ctrl-C (128 + SIGINT), as shells report it; Click's default (1) would read
-#: as "match found".
-EXIT_INTERRUPTED = 130
-
-
-class _RateColumn(ProgressColumn):
-    """Files per second, from Rich's moving-window speed estimate."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- files/s" if speed is None else f"{speed:,.1f} files/s", style="cyan")
+from safehold.scanning.config import (
+    DEFAULT_MEMORY_LIMIT_BYTES,
+    MAX_WORKERS_PER_CPU,
+    MIN_MEMORY_LIMIT_BYTES,
+    check_preshrink,
+    max_workers,
+)
 
 
 def parse_thresholds(values: list[str]) -> dict[str, int]:
     """Parse repeated ``TYPE=N`` options into ``{type: n}``.
 
     Raises:
-        typer.BadParameter: a value is not ``name=integer`` (exit status 2).
+        typer.BadParameter: a value is not ``name=integer``, or a type is given twice
+            (exit status 2).
     """
     out: dict[str, int] = {}
     for value in values:
@@ -63,166 +42,205 @@ def parse_thresholds(values: list[str]) -> dict[str, int]:
             raise typer.BadParameter(
                 f"{value!r} is not TYPE=N, e.g. pdq=20", param_hint="--threshold"
             )
-        out[name.strip().lower()] = int(number)
+        key = name.strip().lower()
+        if key in out:
+            raise typer.BadParameter(
+                f"{key} is given more than once ({key}={out[key]}, {value.strip()}); "
+                "give each signal type once",
+                param_hint="--threshold",
+            )
+        out[key] = int(number)
     return out
 
 
-@contextmanager
-def record_sink(
-    output: Path | None, html: Path | None, console: Console, show_progress: bool
-) -> Iterator[tuple[Callable[[ScanRecord], None], Callable[[int], None], HtmlReport | None]]:
-    """Yield ``(on_record, on_total, report)`` writing JSON Lines and driving a progress bar."""
-    report = HtmlReport() if html is not None else None
-    stream: IO[str] = (
-        output.open("w", encoding="utf-8", newline="\n") if output is not None else sys.stdout
-    )
-    progress = Progress(
-        TextColumn("[bold]scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not show_progress,
-        transient=False,
-    )
-    task = progress.add_task("scan", total=None)
+def check_paths(values: list[str]) -> list[str]:
+    """Refuse an empty path (it would mean the working folder) and a lone ``-`` (stdin).
 
-    def on_total(total: int) -> None:
-        progress.update(task, total=total)
-
-    def on_record(record: ScanRecord) -> None:
-        stream.write(record.to_json() + "\n")
-        if report is not None:
-            report.add(record)
-        progress.advance(task)
-
-    try:
-        with progress:
-            yield on_record, on_total, report
-    finally:
-        stream.flush()
-        if output is not None:
-            stream.close()
+    Raises:
+        typer.BadParameter: exit status 2 with a usage message.
+    """
+    for value in values:
+        if not value:
+            raise typer.BadParameter(
+                "an empty path names no file; use . for the current folder", param_hint="PATH"
+            )
+        if value == "-" and not os.path.lexists(value):
+            raise typer.BadParameter(
+                "reading from standard input is not supported; name files or folders",
+                param_hint="PATH",
+            )
+    return values
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
-    try:
-        fileno = sys.stdout.fileno()
-    except (OSError, ValueError):  # not a real file (e.g. a test runner's buffer)
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fileno)
-    os.close(devnull)
-
-
-def print_summary(console: Console, summary: ScanSummary) -> None:
-    """Print the summary table, and a hint when no bank entry was loaded."""
-    console.print(summary_table(summary))
-    if summary.bank_entries == 0:
-        console.print(
-            "[yellow]No bank entries to match against: files were hashed only. "
-            "Load a bank with `safehold bank import` or `safehold bank add-media`.[/yellow]"
+def check_workers(value: int | None) -> int | None:
+    """Refuse more workers than :func:`max_workers` (4 per CPU core)."""
+    if value is not None and value > max_workers():
+        raise typer.BadParameter(
+            f"at most {max_workers()} ({MAX_WORKERS_PER_CPU} per CPU core on this machine); "
+            f"got {value}",
+            param_hint="--workers",
         )
+    return value
+
+
+def _check_memory(value: int) -> int:
+    if value * 2**20 < MIN_MEMORY_LIMIT_BYTES:
+        raise typer.BadParameter(
+            f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB (a worker maps about 300 MiB "
+            f"before it opens a file); got {value}",
+            param_hint="--memory-limit",
+        )
+    return value
+
+
+def _check_preshrink(value: int | None) -> int | None:
+    if value is not None:
+        try:
+            check_preshrink(value)
+        except InvalidInputError as exc:
+            raise typer.BadParameter(exc.message, param_hint="--preshrink") from None
+    return value
+
+
+def _file(value: str | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _check_file_name(param: typer.CallbackParam, value: str | None) -> str | None:
+    if value == "":
+        raise typer.BadParameter("an empty file name", param_hint=f"--{param.name}")
+    return value
+
+
+WORKERS_HELP = "Worker processes (at most 4 per CPU core). Default: one per CPU core."
 
 
 def scan(
-    paths: list[Path] = typer.Argument(..., help="Files and folders to scan (recursively)."),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write JSON Lines here instead of stdout.", dir_okay=False
+    paths: list[str] = typer.Argument(
+        ...,
+        metavar="PATH",
+        help="Files and folders to scan (recursively).",
+        callback=check_paths,
+        show_default=False,
     ),
-    html: Path | None = typer.Option(
-        None, "--html", help="Also write a self-contained HTML report here.", dir_okay=False
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        callback=_check_file_name,
+        help="Write JSON Lines here instead of stdout.",
+    ),
+    html: str | None = typer.Option(
+        None,
+        "--html",
+        metavar="FILE",
+        callback=_check_file_name,
+        help="Also write a self-contained HTML report here.",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-j", min=1, help="Worker processes Default: one per CPU core."
+        None, "--workers", "-j", min=1, metavar="N", callback=check_workers, help=WORKERS_HELP
     ),
     signal_types: list[str] = typer.Option(
-        [], "--signal-type", "-s", help="Compute only this signal type (repeatable)."
+        [],
+        "--signal-type",
+        "-t",
+        metavar="TYPE",
+        help="Compute only this signal type (repeatable): md5, sha256, pdq, vpdq.",
     ),
     thresholds: list[str] = typer.Option(
         [],
         "--threshold",
-        "-t",
         metavar="TYPE=N",
-        help="Match distance for a signal type, overriding bank thresholds (repeatable).",
+        help="Match distance for a signal type, overriding bank thresholds (repeatable, "
+        "once per type).",
     ),
     bank_names: list[str] = typer.Option(
         [],
         "--bank",
         "-b",
-        help="Match against this bank only (repeatable); default: every enabled bank.",
+        metavar="NAME",
+        help="Match against this bank only (repeatable). Default: every enabled bank.",
     ),
     dihedral: bool = typer.Option(
-        False, "--dihedral", help="Also match photos rotated by 90/180/270 degrees or mirrored."
+        False,
+        "--dihedral",
+        metavar="",
+        help="Also match photos rotated by 90/180/270 degrees or mirrored.",
     ),
     unletterbox: bool = typer.Option(
-        False, "--unletterbox", help="Also match photos with black bars removed."
+        False, "--unletterbox", metavar="", help="Also match photos with black bars removed."
     ),
     preshrink: int | None = typer.Option(
         None,
         "--preshrink",
-        min=0,
-        help="Shrink photos to this longest side before PDQ (0 = never).",
+        metavar="PX",
+        callback=_check_preshrink,
+        help="Shrink photos to this longest side before PDQ: 0 = never, else at least 64. "
+        "Default: 512.",
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", min=0.1, help="Seconds per file; default: SAFEHOLD_FILE_TIMEOUT_SECONDS."
+        None,
+        "--timeout",
+        min=0.1,
+        metavar="SECONDS",
+        help="Seconds per file. Default: SAFEHOLD_FILE_TIMEOUT_SECONDS (120).",
     ),
     memory_mib: int = typer.Option(
         DEFAULT_MEMORY_LIMIT_BYTES // 2**20,
         "--memory-limit",
-        min=64,
         metavar="MIB",
-        help="Address-space bound per worker process, in MiB.",
+        callback=_check_memory,
+        help=f"Address-space bound per worker process, in MiB (at least "
+        f"{MIN_MEMORY_LIMIT_BYTES // 2**20}).",
     ),
     no_cache: bool = typer.Option(
-        False, "--no-cache", help="Hash every file again and do not update the scan cache."
+        False,
+        "--no-cache",
+        metavar="",
+        help="Hash every file again and do not update the scan cache.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", metavar="", help="No progress bar and no summary."
+    ),
 ) -> None:
     """Scan files and folders for known material; write one JSON line per file.
 
-    Exit status: 0 no match and no file errors; 1 match found; 4 file errors, no match;
-    5 matches and file errors; 2 usage or fatal error.
+    Exit status:
+    0 no match and no file errors; 1 match found; 4 file errors, no match;
+    5 matches and file errors; 2 usage or fatal error; 130 interrupted (Ctrl-C);
+    141 output closed early (e.g. piped into head).
     """
-    console = Console(stderr=True)
-    settings = get_settings()
-    overrides: dict[str, Any] = {
-        "thresholds": parse_thresholds(thresholds),
-        "banks": tuple(bank_names),
-        "signal_types": tuple(s.lower() for s in signal_types),
-        "dihedral": dihedral,
-        "unletterbox": unletterbox,
-        "memory_limit_bytes": memory_mib * 2**20,
-    }
-    if preshrink is not None:
-        overrides["preshrink"] = preshrink
-    if workers is not None:
-        overrides["workers"] = workers
-    if timeout is not None:
-        overrides["file_timeout_seconds"] = timeout
-    try:
-        with handle_errors():
-            config = ScanConfig.from_settings(settings, use_cache=not no_cache, **overrides)
-            banks = get_bank_service()
-            show_progress = not quiet and console.is_terminal
-            try:
-                with record_sink(output, html, console, show_progress) as sink:
-                    on_record, on_total, report = sink
-                    summary = run_scan(
-                        paths, config=config, banks=banks, on_record=on_record, on_total=on_total
-                    )
-            except BrokenPipeError:  # the reader went away (``safehold scan . | head``)
-                _silence_stdout()
-                raise typer.Exit(EXIT_USAGE) from None
-            if report is not None and html is not None:
-                report.write(html, summary)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted; the scan cache keeps the files done so far[/yellow]")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    if not quiet:
-        print_summary(console, summary)
+    console = make_console(stderr=True)
+    interrupted = "interrupted" + ("" if no_cache else "; the scan cache keeps the files done")
+    with guard_run(console, interrupted), handle_errors():
+        settings = load_settings()
+        output_path, html_path = _file(output), _file(html)
+        overrides: dict[str, Any] = {
+            "thresholds": parse_thresholds(thresholds),
+            "banks": tuple(bank_names),
+            "signal_types": tuple(s.lower() for s in signal_types),
+            "dihedral": dihedral,
+            "unletterbox": unletterbox,
+            "memory_limit_bytes": memory_mib * 2**20,
+            "output_paths": check_outputs(output_path, html_path),
+        }
+        if preshrink is not None:
+            overrides["preshrink"] = preshrink
+        if workers is not None:
+            overrides["workers"] = workers
+        if timeout is not None:
+            overrides["file_timeout_seconds"] = timeout
+        config = ScanConfig.from_settings(settings, use_cache=not no_cache, **overrides)
+        banks = get_bank_service()
+        show_progress = not quiet and console.is_terminal
+        with record_sink(output_path, html_path, console, show_progress) as sink:
+            on_record, on_total, report = sink
+            summary = run_scan(
+                paths, config=config, banks=banks, on_record=on_record, on_total=on_total
+            )
+        if report is not None and html_path is not None:
+            report.write(html_path, summary)
+        if not quiet:
+            print_summary(console, summary, banks, bank_names)
     raise typer.Exit(summary.exit_status())

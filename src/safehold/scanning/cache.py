@@ -27,7 +27,7 @@ from safehold.scanning.records import FileError, FileOutcome
 from safehold.signals.base import HashOptions, Signal
 
 #: Bumped whenever the table layout or the meaning of a row changes; old files are rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -67,32 +67,19 @@ def _key(path: str) -> bytes:
 
 
 def _encode_signals(signals: dict[str, Signal]) -> str:
-    return json.dumps(
-        {
-            name: {
-                "value": s.value,
-                "quality": s.quality,
-                "variants": list(s.variants),
-                "variant_names": list(s.variant_names),
-            }
-            for name, s in signals.items()
-        },
-        sort_keys=True,
-    )
+    """Every field of each :class:`Signal`, so no field is lost on a cached re-run."""
+    return json.dumps({name: asdict(s) for name, s in signals.items()}, sort_keys=True)
 
 
 def _decode_signals(text: str) -> dict[str, Signal]:
     raw: dict[str, dict[str, Any]] = json.loads(text)
-    return {
-        name: Signal(
-            name,
-            item["value"],
-            item["quality"],
-            tuple(item["variants"]),
-            tuple(item["variant_names"]),
-        )
-        for name, item in raw.items()
-    }
+    out: dict[str, Signal] = {}
+    for name, item in raw.items():
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in item.items()
+        }
+        out[name] = Signal(**fields)
+    return out
 
 
 class ScanCache:

@@ -13,12 +13,28 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from safehold.errors import InvalidInputError
 from safehold.settings import Settings
 from safehold.signals.base import HashOptions
 
 #: Generous default address-space bound per worker process (bytes). Decoding a 100-megapixel
 #: photo (the ``max_image_pixels`` default) needs about 1.2 GB; 4 GiB leaves room for PyAV.
 DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
+
+#: Smallest address-space bound a worker may get. Measured (Linux x86-64, Python 3.11, numpy
+#: 2.4, Pillow 13, PyAV 18): an idle worker with its imports maps about 300 MiB; hashing the
+#: shared reference photos and SD/HD videos peaks at about 560 MiB; under 640 MiB videos start
+#: to fail (FFmpeg cannot create its decoding threads), under 512 MiB small photos do too.
+#: 1 GiB leaves room for ordinary media; big photos need the default.
+MIN_MEMORY_LIMIT_BYTES = 1024**3
+
+#: Most worker processes per CPU core: hashing is CPU-bound, so more only costs memory
+#: (each worker maps about 300 MiB) and start-up time; 4 leaves room for slow storage.
+MAX_WORKERS_PER_CPU = 4
+
+#: Smallest ``preshrink`` that is not 0 (off): PDQ hashes a 64x64 downsample of the image
+#: (Meta's PDQ reference, ``pdqhash.cpp``), so shrinking below 64 pixels destroys the hash.
+MIN_PRESHRINK = 64
 
 #: Name of the scan cache file inside ``Settings.data_dir``.
 CACHE_FILE_NAME = "scan-cache.sqlite"
@@ -51,6 +67,14 @@ class ScanConfig:
         plugin_modules: modules imported in the parent and every worker before hashing, to
             register extra signal types.
         settings: settings passed to ``detect_content`` (``max_file_bytes`` etc.).
+        output_paths: files this run writes (JSON Lines, HTML report): never scanned, and
+            the scan refuses to run when one of them is an existing file among the files to
+            scan that an earlier scan did not write (see :mod:`safehold.scanning.outputs`).
+
+    Raises:
+        InvalidInputError: ``workers`` outside ``0..max_workers()``, ``memory_limit_bytes``
+            under :data:`MIN_MEMORY_LIMIT_BYTES`, or ``hash_options.preshrink`` neither 0 nor
+            at least :data:`MIN_PRESHRINK`.
     """
 
     signal_types: tuple[str, ...] = ()
@@ -68,6 +92,24 @@ class ScanConfig:
     cache_commit_every: int = 200
     plugin_modules: tuple[str, ...] = ()
     settings: Settings | None = None
+    output_paths: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        limit = max_workers()
+        if not 0 <= self.workers <= limit:
+            raise InvalidInputError(
+                f"workers must be between 1 and {limit} ({MAX_WORKERS_PER_CPU} per CPU core); "
+                f"got {self.workers}"
+            )
+        if self.memory_limit_bytes is not None and self.memory_limit_bytes < (
+            MIN_MEMORY_LIMIT_BYTES
+        ):
+            raise InvalidInputError(
+                f"the worker memory limit must be at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB "
+                f"(a worker needs about 300 MiB before it opens a file); "
+                f"got {self.memory_limit_bytes // 2**20} MiB"
+            )
+        check_preshrink(self.hash_options.preshrink)
 
     @classmethod
     def from_settings(
@@ -87,6 +129,7 @@ class ScanConfig:
                 vpdq_seconds_per_frame=settings.vpdq_seconds_per_frame,
                 max_image_pixels=settings.max_image_pixels,
                 max_video_seconds=settings.max_video_seconds,
+                min_variant_quality=settings.pdq_min_quality,
             ),
         )
         if option_fields:
@@ -113,5 +156,24 @@ class ScanConfig:
         return replace(config, **overrides)
 
     def worker_count(self) -> int:
-        """Return the number of worker processes to start (>= 1)."""
+        """Return the most worker processes to run (>= 1): ``workers``, else one per core."""
         return max(1, self.workers or os.cpu_count() or 1)
+
+
+def max_workers() -> int:
+    """The most worker processes a scan may ask for: :data:`MAX_WORKERS_PER_CPU` per core."""
+    return MAX_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def check_preshrink(preshrink: int) -> None:
+    """Refuse a ``preshrink`` that is neither 0 (off) nor at least :data:`MIN_PRESHRINK`.
+
+    Raises:
+        InvalidInputError: e.g. 1, which would shrink every photo to one pixel and give a
+            zero PDQ hash of quality 0.
+    """
+    if preshrink != 0 and preshrink < MIN_PRESHRINK:
+        raise InvalidInputError(
+            f"preshrink must be 0 (off) or at least {MIN_PRESHRINK} pixels (PDQ hashes a "
+            f"{MIN_PRESHRINK}x{MIN_PRESHRINK} downsample); got {preshrink}"
+        )

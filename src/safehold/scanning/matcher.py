@@ -19,7 +19,7 @@ from typing import Any
 
 from safehold.banks.models import BankEntry
 from safehold.banks.service import BankService
-from safehold.errors import InvalidInputError
+from safehold.errors import ConflictError, InvalidInputError
 from safehold.scanning.records import MatchInfo
 from safehold.signals.base import IndexHit, Signal, SignalIndex, SignalType, get_signal_type
 
@@ -76,6 +76,8 @@ class Matcher:
 
     Raises:
         NotFoundError: a restricting bank name does not exist.
+        ConflictError: a restricting bank is disabled (its entries would silently match
+            nothing).
         InvalidInputError: a bad threshold override.
     """
 
@@ -93,7 +95,18 @@ class Matcher:
         self.overrides = resolve_thresholds(signal_types, overrides or {})
         self.defaults = dict(defaults or {})
         self.pdq_min_quality = pdq_min_quality
-        wanted = {banks.get_bank(name).name for name in bank_names}  # NotFoundError
+        named = [banks.get_bank(name) for name in bank_names]  # NotFoundError
+        disabled = sorted({b.name for b in named if not b.enabled})
+        if disabled:
+            listed = ", ".join(repr(n) for n in disabled)
+            raise ConflictError(
+                f"bank {listed} is disabled, so nothing would match it; enable it with "
+                f"`safehold bank enable {disabled[0]}`"
+                if len(disabled) == 1
+                else f"banks {listed} are disabled, so nothing would match them; enable them "
+                "with `safehold bank enable NAME`"
+            )
+        wanted = {b.name for b in named}
         self.bank_thresholds = {b.name: dict(b.thresholds) for b in banks.list_banks()}
         self._indexes: dict[str, _TypeIndex] = {}
         for name in signal_types:
@@ -141,7 +154,9 @@ class Matcher:
             if typed is None:
                 continue
             floor = self.pdq_min_quality if name == "pdq" else None
-            if not typed.cls.is_matchable(signal, floor):
+            # The own value and each variant are gated on their own quality: the
+            # depth-normalised variant of a 16-bit photo can match when its own value cannot.
+            if not typed.cls.matchable_queries(signal, floor):
                 continue
             for hit in self._hits(name, typed, signal):
                 entry = typed.entries.get(hit.entry_id)

@@ -10,17 +10,24 @@ every worker would cost each worker its memory (decision 0004).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import FrameType
 
 from safehold.banks.service import BankService
+from safehold.errors import InvalidInputError
 from safehold.scanning.cache import ScanCache, options_fingerprint
 from safehold.scanning.config import ScanConfig
 from safehold.scanning.matcher import Matcher, resolve_thresholds
+from safehold.scanning.outputs import own_file_ids, refuse_clobbering
 from safehold.scanning.pool import WorkerPool
 from safehold.scanning.records import FileError, FileOutcome, ScanRecord
 from safehold.scanning.summary import ScanSummary
@@ -65,12 +72,19 @@ def scan(
 
     Raises:
         NotFoundError: an unknown signal type or restricting bank name.
-        InvalidInputError: a bad threshold override.
+        ConflictError: a restricting bank is disabled.
+        InvalidInputError: an empty path, a bad threshold override, or an output file
+            (``config.output_paths``) that is an existing file among the files to scan and not
+            an earlier Safehold output (checked after the walk, before any file is hashed).
         StorageError: the bank database fails.
-        Whatever ``on_record`` raises (workers are stopped and the cache committed first).
+        Whatever ``on_record`` raises, ``KeyboardInterrupt`` included (the cache is committed
+        and the workers stopped first, with a second Ctrl-C held back meanwhile).
     Per-file problems never raise: they become the record's ``error``.
     """
     started = time.monotonic()
+    paths = list(paths)
+    if any(not os.fspath(p) for p in paths):
+        raise InvalidInputError("an empty path names no file (use . for the current folder)")
     for module in config.plugin_modules:
         importlib.import_module(module)
     types = config.signal_types or builtin_signal_types()
@@ -88,9 +102,14 @@ def scan(
             pdq_min_quality=config.pdq_min_quality,
             index_options=config.index_options,
         )
-    items = collect(paths)
-    todo = [item for item in items if not item.duplicate_dir]
-    summary = ScanSummary(duplicate_dirs=len(items) - len(todo))
+    own = own_file_ids(config.output_paths, config.cache_path)
+    items = collect(paths, exclude=own)
+    _check_own_files(items, own)
+    todo = [item for item in items if item.to_scan]
+    summary = ScanSummary(
+        duplicate_dirs=sum(1 for i in items if i.duplicate_dir),
+        own_files=sum(1 for i in items if i.own_file),
+    )
     summary.bank_entries = matcher.entry_count() if matcher else 0
     if on_total is not None:
         on_total(len(todo))
@@ -113,6 +132,44 @@ def scan(
         run.close()
     summary.elapsed_seconds = time.monotonic() - started
     return summary
+
+
+def _check_own_files(items: list[WalkItem], own: dict[tuple[int, int], tuple[Path, bool]]) -> None:
+    """Refuse to run when an output file found among the files to scan is not an old output."""
+    for item in items:
+        if not item.own_file:
+            continue
+        try:
+            st = os.stat(item.path)
+        except OSError:
+            continue
+        path, is_output = own.get((st.st_dev, st.st_ino), (Path(item.path), False))
+        if is_output:
+            refuse_clobbering(path)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) for the block, then raise ``KeyboardInterrupt`` if one came.
+
+    Keeps a second Ctrl-C from cutting the final cache commit short. Only in the main thread
+    (the only one that may set signal handlers); elsewhere the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+    if caught and previous is not signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 def _known_size(item: WalkItem) -> int | None:
@@ -147,7 +204,8 @@ class _Run:
         self.cache = cache
         self.summary = summary
         self.pool: WorkerPool | None = None
-        self.window = config.worker_count() * _WINDOW_PER_WORKER
+        self.max_workers = config.worker_count()
+        self.window = self.max_workers * _WINDOW_PER_WORKER
 
     def _answer_here(self, item: WalkItem) -> tuple[FileOutcome, bool] | None:
         """Outcome without a worker (walk error or cache hit) as ``(outcome, cached)``."""
@@ -159,7 +217,12 @@ class _Run:
                 return hit, True
         return None
 
-    def _pool(self, remaining: int) -> WorkerPool:
+    def _idle_worker(self) -> WorkerPool | None:
+        """A pool with an idle worker, starting one while under ``max_workers``; else None.
+
+        Workers start only when a file needs hashing and every worker is busy, so a scan
+        never runs more workers than files to hash (a cached re-run starts none).
+        """
         if self.pool is None:
             worker_config = WorkerConfig(
                 signal_types=self.types,
@@ -169,9 +232,10 @@ class _Run:
                 plugin_modules=self.config.plugin_modules,
                 max_file_bytes=self.config.max_file_bytes,
             )
-            size = min(self.config.worker_count(), max(1, remaining))
-            self.pool = WorkerPool(size, worker_config, self.config.file_timeout_seconds)
-        return self.pool
+            self.pool = WorkerPool(1, worker_config, self.config.file_timeout_seconds)
+        elif self.pool.idle_count() == 0 and len(self.pool) < self.max_workers:
+            self.pool.grow()
+        return self.pool if self.pool.idle_count() else None
 
     def outcomes(self) -> Iterable[tuple[int, FileOutcome, bool]]:
         """Yield ``(index into todo, outcome, cached)`` in index order."""
@@ -185,8 +249,8 @@ class _Run:
                 if answered is not None:
                     ready[next_dispatch] = answered
                 else:
-                    pool = self._pool(total - next_dispatch)
-                    if pool.idle_count() == 0:
+                    pool = self._idle_worker()
+                    if pool is None:
                         break
                     pool.submit(next_dispatch, item.path)
                 next_dispatch += 1
@@ -203,9 +267,12 @@ class _Run:
                     ready[index] = (outcome, False)
 
     def close(self) -> None:
-        """Stop the workers and commit the cache."""
-        if self.pool is not None:
-            self.summary.worker_restarts = self.pool.restarts
-            self.pool.close()
-        if self.cache is not None:
-            self.cache.close()
+        """Commit the cache, then stop the workers, with Ctrl-C held back meanwhile."""
+        with _sigint_held():
+            try:
+                if self.cache is not None:
+                    self.cache.close()
+            finally:
+                if self.pool is not None:
+                    self.summary.worker_restarts = self.pool.restarts
+                    self.pool.close()

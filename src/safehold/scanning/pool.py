@@ -9,14 +9,24 @@ replaced (the file gets a ``crashed`` error), and the rest of the batch carries 
 Workers start with ``forkserver`` where available (POSIX; the worker module is preloaded in the
 fork server, so a replacement starts in milliseconds) and ``spawn`` elsewhere; never plain
 ``fork`` from a parent that may run threads (Rich's progress bar does).
+
+Ctrl-C belongs to the parent: the terminal sends SIGINT to the whole process group, so the
+fork server and the workers are started with SIGINT blocked (they inherit the mask, and a
+worker then ignores it), and never print a ``KeyboardInterrupt`` traceback; the parent stops
+them. They also start with one BLAS/OpenMP thread each (``OPENBLAS_NUM_THREADS=1`` etc.,
+unless already set): parallelism comes from the processes, and every idle BLAS thread would
+cost address space under the worker's memory bound (about 40 MiB each, one per core).
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal as os_signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -30,14 +40,60 @@ from safehold.scanning.worker import WorkerConfig, worker_main
 _PRELOAD = ["safehold.scanning.worker"]
 #: How long a new worker may take to import its modules and report ready.
 _START_TIMEOUT_SECONDS = 120.0
+#: Thread-pool sizes for numerical libraries, set in the environment the fork server (and so
+#: every worker) starts with, unless the user set them.
+_SINGLE_THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+@contextlib.contextmanager
+def _child_start_environment() -> Iterator[None]:
+    """Start children with SIGINT blocked and single-threaded numerical libraries.
+
+    The signal mask and the environment are inherited across ``fork`` and ``exec``, so the
+    fork server started inside this block passes both on to every worker it forks. A SIGINT
+    that reaches the parent meanwhile stays pending and is delivered on leaving the block.
+    """
+    added = {k: v for k, v in _SINGLE_THREAD_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    block = hasattr(os_signal, "pthread_sigmask") and (
+        threading.current_thread() is threading.main_thread()
+    )
+    if block:
+        os_signal.pthread_sigmask(os_signal.SIG_BLOCK, {os_signal.SIGINT})
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+        if block:
+            os_signal.pthread_sigmask(os_signal.SIG_UNBLOCK, {os_signal.SIGINT})
 
 
 def _context() -> BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(_PRELOAD)
+        _start_fork_server()
         return ctx
     return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
+
+
+def _start_fork_server() -> None:
+    """Start the fork server (a no-op when it runs) inside :func:`_child_start_environment`.
+
+    The resource tracker is started first: starting it blocks and then *unblocks* SIGINT in
+    the calling thread, which would let the fork server start with SIGINT deliverable and
+    print a ``KeyboardInterrupt`` traceback when Ctrl-C lands while it imports its modules.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    resource_tracker.ensure_running()
+    with _child_start_environment():
+        forkserver.ensure_running()
 
 
 @dataclass(slots=True)
@@ -53,7 +109,7 @@ class WorkerPool:
     """``size`` worker processes hashing one file each at a time.
 
     Args:
-        size: number of workers (>= 1).
+        size: number of workers to start now (>= 1); :meth:`grow` adds more.
         config: sent to every worker at start.
         timeout_seconds: wall-clock bound per file.
 
@@ -72,17 +128,32 @@ class WorkerPool:
         self._workers = [self._start() for _ in range(size)]
         self.restarts = 0
 
+    def __len__(self) -> int:
+        """Number of workers running."""
+        return len(self._workers)
+
+    def grow(self) -> None:
+        """Start one more worker (idle until :meth:`submit`).
+
+        Raises:
+            ConfigurationError: it cannot start.
+        """
+        self._workers.append(self._start())
+
     def _start(self) -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=worker_main, args=(child_conn, self._config), daemon=True
         )
-        process.start()
-        child_conn.close()
         # Wait for the handshake so a worker that cannot start fails the scan once, instead of
         # failing every file as a "crash".
         reason = "it exited during start-up"
         try:
+            try:
+                with _child_start_environment():
+                    process.start()
+            finally:
+                child_conn.close()
             if parent_conn.poll(_START_TIMEOUT_SECONDS):
                 status, reason = parent_conn.recv()
                 if status == "ready":
@@ -91,9 +162,10 @@ class WorkerPool:
                 reason = f"it did not start within {_START_TIMEOUT_SECONDS:g} s"
         except (EOFError, OSError):
             pass
-        process.kill()
-        process.join(5)
-        parent_conn.close()
+        except BaseException:  # Ctrl-C while it starts: leave no stray worker behind
+            _stop(process, parent_conn)
+            raise
+        _stop(process, parent_conn)
         raise ConfigurationError(f"a scan worker process failed to start: {reason}")
 
     def _replace(self, worker: _Worker) -> None:
@@ -209,6 +281,14 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stop(process: BaseProcess, conn: Connection) -> None:
+    """Kill a worker that did not finish starting and close its pipe."""
+    if process.pid is not None:
+        process.kill()
+        process.join(5)
+    conn.close()
 
 
 def _outcome(error: FileError) -> FileOutcome:

@@ -34,6 +34,8 @@ class ScanSummary:
         errors: error ``type`` -> number of files.
         bytes: total size of files with a known size.
         duplicate_dirs: directories not walked twice (already walked via another path).
+        own_files: Safehold's own files under a scanned folder (this run's outputs, the scan
+            cache), left out of the scan.
         bank_entries: bank entries indexed for matching (0 without banks).
         worker_restarts: workers replaced after a timeout, crash or memory exhaustion.
         elapsed_seconds: wall-clock time of the run.
@@ -47,6 +49,7 @@ class ScanSummary:
     errors: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
     duplicate_dirs: int = 0
+    own_files: int = 0
     bank_entries: int = 0
     worker_restarts: int = 0
     elapsed_seconds: float = 0.0
@@ -91,6 +94,7 @@ class ScanSummary:
             "errors": dict(sorted(self.errors.items())),
             "bytes": self.bytes,
             "duplicate_dirs": self.duplicate_dirs,
+            "own_files": self.own_files,
             "bank_entries": self.bank_entries,
             "worker_restarts": self.worker_restarts,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
@@ -115,6 +119,8 @@ def summary_table(summary: ScanSummary) -> Table:
         table.add_row("errors", "0")
     if summary.duplicate_dirs:
         table.add_row("directories already walked", str(summary.duplicate_dirs))
+    if summary.own_files:
+        table.add_row("own output/cache files skipped", str(summary.own_files))
     if summary.worker_restarts:
         table.add_row("workers replaced", str(summary.worker_restarts))
     table.add_row("bank entries", str(summary.bank_entries))

@@ -4,6 +4,8 @@ Directories are walked depth first with entries sorted by name, so two runs over
 yield the same order. Symbolic links to files are scanned under the link's path; symbolic links
 to directories are followed, but a directory already walked (same device and inode, which covers
 symlink loops) is not walked again: it is reported as a duplicate, not silently dropped.
+The only files left out are Safehold's own (the run's outputs and its scan cache, named by
+identity in ``exclude``): they come out flagged ``own_file``, so the scan can count them.
 Nothing else is skipped: a path that cannot be read, a broken link or a special file (FIFO,
 socket, device) becomes an item with an error, which the scan turns into an error record.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from safehold.errors import NotFoundError, SafeholdError
@@ -33,6 +35,7 @@ class WalkItem:
         error: why the path cannot be scanned, or None for a regular file.
         duplicate_dir: True for a directory not walked because it was already walked
             (``error`` is None and the item is not a file to scan).
+        own_file: True for one of Safehold's own files (in ``exclude``): not a file to scan.
     """
 
     path: str
@@ -40,6 +43,12 @@ class WalkItem:
     mtime_ns: int = 0
     error: SafeholdError | None = None
     duplicate_dir: bool = False
+    own_file: bool = False
+
+    @property
+    def to_scan(self) -> bool:
+        """Whether this item gets a record (a file, or a path with an error)."""
+        return not (self.duplicate_dir or self.own_file)
 
 
 def _kind(mode: int) -> str:
@@ -57,17 +66,21 @@ def _os_error(path: str, exc: OSError) -> SafeholdError:
     if isinstance(exc, FileNotFoundError):
         if os.path.islink(path):
             return NotFoundError(f"broken symbolic link: {reason}")
-        return NotFoundError(f"no such file or directory: {reason}")
+        return NotFoundError("no such file or directory")
     return UnreadableContentError(f"cannot read: {reason}")
 
 
-def walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[WalkItem]:
+def walk(
+    paths: Iterable[str | os.PathLike[str]], exclude: Container[tuple[int, int]] = ()
+) -> Iterator[WalkItem]:
     """Yield every file under ``paths`` (files or directories), in a deterministic order.
 
     Named paths are visited in the order given (an exact repeat is visited once); inside a
     directory, entries are visited sorted by name. Yields :class:`WalkItem` with ``error`` set
-    for unreadable paths, broken links and special files, and ``duplicate_dir`` set for a
-    directory reached a second time. Never raises for a bad path.
+    for unreadable paths, broken links and special files, ``duplicate_dir`` set for a
+    directory reached a second time, and ``own_file`` set for a regular file whose
+    ``(st_dev, st_ino)`` is in ``exclude``. Never raises for a bad path (callers refuse an
+    empty path first: ``os.path.abspath("")`` is the working directory).
     """
     seen_paths: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()
@@ -76,10 +89,12 @@ def walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[WalkItem]:
         if path in seen_paths:
             continue
         seen_paths.add(path)
-        yield from _visit(path, seen_dirs)
+        yield from _visit(path, seen_dirs, exclude)
 
 
-def _visit(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[WalkItem]:
+def _visit(
+    top: str, seen_dirs: set[tuple[int, int]], exclude: Container[tuple[int, int]]
+) -> Iterator[WalkItem]:
     # An explicit stack (not recursion): trees deeper than Python's recursion limit still walk.
     stack = [top]
     while stack:
@@ -90,7 +105,8 @@ def _visit(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[WalkItem]:
             yield WalkItem(path, error=_os_error(path, exc))
             continue
         if stat.S_ISREG(st.st_mode):
-            yield WalkItem(path, st.st_size, st.st_mtime_ns)
+            own = (st.st_dev, st.st_ino) in exclude
+            yield WalkItem(path, st.st_size, st.st_mtime_ns, own_file=own)
             continue
         if not stat.S_ISDIR(st.st_mode):
             yield WalkItem(path, error=UnreadableContentError(f"cannot scan: {_kind(st.st_mode)}"))
@@ -110,6 +126,8 @@ def _visit(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[WalkItem]:
         stack.extend(os.path.join(path, name) for name in reversed(names))
 
 
-def collect(paths: Iterable[str | os.PathLike[str]]) -> list[WalkItem]:
+def collect(
+    paths: Iterable[str | os.PathLike[str]], exclude: Container[tuple[int, int]] = ()
+) -> list[WalkItem]:
     """Return :func:`walk` as a list (the scan needs the total for progress and ETA)."""
-    return list(walk(paths))
+    return list(walk(paths, exclude))

@@ -39,6 +39,11 @@ class HashOptions:
         vpdq_seconds_per_frame: vPDQ sampling interval (1.0 = 1 frame per second).
         max_image_pixels: decompression-bomb bound, pixels per frame.
         max_video_seconds: longest video hashed.
+        min_variant_quality: a query variant hashed from other pixels than the signal's own
+            (``unletterboxed``, ``depth-normalised``) is kept only when its own PDQ quality
+            (0-100) reaches this; 50 is the PDQ authors' cut-off and the default of
+            ``Settings.pdq_min_quality``, so a variant too poor to match is not computed into
+            the signal at all.
     """
 
     dihedral: bool = False
@@ -47,6 +52,7 @@ class HashOptions:
     vpdq_seconds_per_frame: float = 1.0
     max_image_pixels: int = 100_000_000
     max_video_seconds: float = 4 * 3600.0
+    min_variant_quality: int = 50
 
 
 @dataclass(slots=True)
@@ -98,9 +104,19 @@ class Signal:
         quality: 0-100 for perceptual hashes (PDQ quality; for vPDQ the mean frame quality),
             None for cryptographic hashes.
         variants: extra serialised signals matched on the query side only (dihedral
-            rotations/flips, the unletterboxed hash); never stored in banks.
+            rotations/flips, the unletterboxed hash, the depth-normalised hash of a 16-bit or
+            float photo); never stored in banks.
         variant_names: names of ``variants``, same order (``rotate90``, ``unletterboxed``,
             ...); may be empty (e.g. a signal read back from a store that kept only values).
+        variant_qualities: quality of each of ``variants``, same order; may be empty or
+            shorter, and then a variant has the signal's own ``quality`` (right for
+            rotations/flips, which PDQ computes from the same pixels). A store that keeps
+            signals should keep it: the depth-normalised variant of a 16-bit photo is often
+            the only query good enough to match (its own value has quality 0).
+        partial: None, or a one-line account of content that could not be decoded while the
+            rest was (``"video data ends early: decoded 8.6 s of 20.5 s; hashed the decodable
+            part"``): the signal is valid for the decodable part, and callers should report
+            the message as a ``corrupt`` error alongside it.
     """
 
     signal_type: str
@@ -108,12 +124,20 @@ class Signal:
     quality: int | None = None
     variants: tuple[str, ...] = ()
     variant_names: tuple[str, ...] = ()
+    variant_qualities: tuple[int | None, ...] = ()
+    partial: str | None = None
 
     def variant_name(self, index: int) -> str:
         """Name of ``variants[index]``: from ``variant_names``, else ``variant-<index + 1>``."""
         if index < len(self.variant_names):
             return self.variant_names[index]
         return f"variant-{index + 1}"
+
+    def variant_quality(self, index: int) -> int | None:
+        """Quality of ``variants[index]``: from ``variant_qualities``, else ``quality``."""
+        if index < len(self.variant_qualities):
+            return self.variant_qualities[index]
+        return self.quality
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,15 +218,38 @@ class SignalType(ABC):
 
     @classmethod
     def is_matchable(cls, signal: Signal, min_quality: int | None = None) -> bool:
-        """True when ``signal`` is good enough to match.
+        """True when ``signal``'s own value is good enough to match (or to store in a bank).
 
         Signals without a quality (cryptographic hashes) always are; others need
-        ``quality >= min_quality`` (default: the class's ``default_min_quality``).
+        ``quality >= min_quality`` (default: the class's ``default_min_quality``). Query
+        variants are not considered: see :meth:`matchable_queries` for matching.
         """
         if signal.quality is None:
             return True
         floor = cls.default_min_quality if min_quality is None else min_quality
         return signal.quality >= floor
+
+    @classmethod
+    def matchable_queries(
+        cls, signal: Signal, min_quality: int | None = None
+    ) -> list[tuple[str | None, str]]:
+        """The queries of ``signal`` good enough to match: ``[(variant name or None, value)]``.
+
+        The signal's own value (name None) when :meth:`is_matchable`, then each variant whose
+        quality (:meth:`Signal.variant_quality`; None always passes) reaches the same floor.
+        Empty when nothing may be matched: a caller that gates a signal before querying an
+        index should test this list, not :meth:`is_matchable` alone, or it misses the
+        depth-normalised variant of a 16-bit photo whose own value has quality 0.
+        """
+        floor = cls.default_min_quality if min_quality is None else min_quality
+        queries: list[tuple[str | None, str]] = []
+        if cls.is_matchable(signal, floor):
+            queries.append((None, signal.value))
+        for i, value in enumerate(signal.variants):
+            quality = signal.variant_quality(i)
+            if quality is None or quality >= floor:
+                queries.append((signal.variant_name(i), value))
+        return queries
 
     def hash_content(self, content: Content) -> Signal:
         """Hash ``content``.

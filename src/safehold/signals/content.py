@@ -37,6 +37,7 @@ ISO BMFF audio-only brands (``M4A``, ``M4B``, ``M4P``) are refused as unsupporte
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,6 +166,28 @@ def sniff(head: bytes) -> tuple[ContentType, str]:
     raise UnsupportedContentError("not an image or video format Safehold decodes")
 
 
+def _read_head(path: Path) -> bytes:
+    """First bytes of a file whose size is reported as 0: empty, or a kernel pseudo-file.
+
+    procfs and similar file systems report size 0 for files that do hold data
+    (``/proc/self/status``), so such a file is read before it is called empty. The read does
+    not block (``O_NONBLOCK``; ``/proc/kmsg`` would wait for kernel messages).
+
+    Raises:
+        EmptyContentError: nothing to read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        head = os.read(fd, SNIFF_BYTES)
+    except BlockingIOError:
+        head = b""
+    finally:
+        os.close(fd)
+    if not head:
+        raise EmptyContentError("the file is empty (0 bytes)")
+    return head
+
+
 def detect_content(
     path: Path,
     limits: Settings | HashOptions | None = None,
@@ -180,7 +203,8 @@ def detect_content(
         max_file_bytes: overrides the bound from ``limits``.
 
     Raises:
-        EmptyContentError: the file has 0 bytes.
+        EmptyContentError: the file has 0 bytes (a file whose size is reported as 0 is read
+            first: procfs files report 0 and still hold data).
         ContentTooLargeError: the file is larger than the bound (checked before reading).
         UnsupportedContentError: not a photo or video format Safehold decodes.
         ContentError: the file cannot be read (missing, a directory, no permission).
@@ -193,14 +217,15 @@ def detect_content(
         size = path.stat().st_size
         if not path.is_file():
             raise ContentError("not a regular file")
-        if size == 0:
-            raise EmptyContentError("the file is empty (0 bytes)")
         if size > max_file_bytes:
             raise ContentTooLargeError(
                 f"the file has {size} bytes, over the bound of {max_file_bytes} bytes"
             )
-        with path.open("rb") as f:
-            head = f.read(SNIFF_BYTES)
+        if size == 0:
+            head = _read_head(path)
+        else:
+            with path.open("rb") as f:
+                head = f.read(SNIFF_BYTES)
     except OSError as exc:
         raise ContentError(f"cannot read the file: {exc.strerror or exc}") from None
     content_type, name = sniff(head)

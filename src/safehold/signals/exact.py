@@ -55,6 +55,8 @@ class CryptographicSignalType(SignalType):
     max_distance: ClassVar[int] = 0
     algorithm: ClassVar[str]
     hex_length: ClassVar[int]
+    #: Indefinite article for ``name`` in messages ("an md5 hash", "a sha256 hash").
+    article: ClassVar[str] = "a"
 
     @classmethod
     def validate_signal(cls, value: str) -> str:
@@ -66,7 +68,7 @@ class CryptographicSignalType(SignalType):
         text = value.strip().lower()
         if len(text) != cls.hex_length or not _HEX.issuperset(text):
             raise InvalidSignalError(
-                f"a {cls.name} hash is {cls.hex_length} hexadecimal digits "
+                f"{cls.article} {cls.name} hash is {cls.hex_length} hexadecimal digits "
                 f"(got {len(text)} characters)"
             )
         return text

@@ -4,26 +4,31 @@ Every step is fixed so that two Safehold installations, and the PDQ reference on
 pixels, agree (``docs/decisions/0002-pdq-preprocessing-recipe.md``):
 
 1. Open lazily with Pillow, restricted to the sniffed format (pillow-heif registered for HEIC);
-   check the header's pixel count against ``max_image_pixels`` *before* decoding. PNG chunk
-   CRCs are verified first (:mod:`safehold.signals.pngcheck`).
+   check the header's pixel count against ``max_image_pixels`` *before* decoding (Pillow's
+   own, fixed decompression-bomb limit is lifted meanwhile, so the error always states
+   Safehold's bound and a bound above Pillow's is honoured). PNG chunk CRCs are verified first
+   (:mod:`safehold.signals.pngcheck`).
 2. First frame only (animated GIF/WebP/APNG, multi-page TIFF, HEIF sequences).
 3. JPEG only, when a pre-shrink will follow: ``Image.draft`` lets libjpeg decode at 1/2, 1/4 or
    1/8 scale in the DCT domain, never below the pre-shrink size.
 4. Any mode to RGB with Pillow's ``convert("RGB")``; alpha is dropped, not composited (the
    colour channels are used as stored), as the PDQ reference values, python-threatexchange and
-   HMA do. 16-bit and float modes are clipped to 0-255 by Pillow.
+   HMA do. 16-bit and float modes are clipped to 0-255 by Pillow; for them the range-
+   normalised 8-bit picture is also kept (``DecodedImage.depth_normalised``,
+   :mod:`safehold.signals.depth`) for a query variant.
 5. EXIF orientation applied (tag 0x0112, the transposes of ``ImageOps.exif_transpose``).
 6. Pre-shrink (``pdq_input``): see :func:`phase_aligned_resize`.
 
 A truncated or corrupt file is an error (never a grey half): Pillow's ``LOAD_TRUNCATED_IMAGES``
-is forced off while decoding (a process-wide Pillow flag: restored afterwards, so decode in
-processes, not threads that want it on), and every decoder exception maps to the
-``ContentError`` family.
+is forced off while decoding (like ``MAX_IMAGE_PIXELS``, a process-wide Pillow setting:
+restored afterwards, so decode in processes, not threads that want other values), and every
+decoder exception maps to the ``ContentError`` family.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -38,6 +43,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from safehold.errors import ContentTooLargeError, CorruptContentError, UnsupportedContentError
 from safehold.signals.base import Content
+from safehold.signals.depth import depth_normalise
 from safehold.signals.pngcheck import check_png_crcs
 
 pillow_heif.register_heif_opener()
@@ -90,10 +96,13 @@ class DecodedImage:
         rgb: mode ``RGB`` image, upright (EXIF orientation applied).
         full_size: ``(width, height)`` of the full-resolution upright image that ``rgb``
             stands for; equal to ``rgb.size`` unless draft decoding reduced it.
+        depth_normalised: for a 16-bit or float photo, the mode ``RGB`` upright picture its
+            values stand for (:func:`safehold.signals.depth.depth_normalise`), else None.
     """
 
     rgb: Image.Image
     full_size: tuple[int, int]
+    depth_normalised: Image.Image | None = None
 
 
 def _open_stream(content: Content) -> IO[bytes]:
@@ -131,14 +140,15 @@ def decode_image(content: Content, *, max_pixels: int, preshrink: int) -> Decode
         preshrink: pre-shrink size the caller will use; lets JPEG decode at reduced scale.
 
     Raises:
-        ContentTooLargeError: more than ``max_pixels`` pixels (or Pillow's own bomb check).
+        ContentTooLargeError: more than ``max_pixels`` pixels (the message states that bound).
         CorruptContentError: the file cannot be identified or decoded, or is truncated.
         UnsupportedContentError: the decoder for this format is not available.
     """
     formats = PILLOW_FORMATS.get(content.format_name or "")
     kind = content.format_name or "image"
-    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey half
+    Image.MAX_IMAGE_PIXELS = None  # our bound (checked on the header, below) replaces Pillow's
     try:
         with warnings.catch_warnings():
             # We enforce our own pixel bound; Pillow's warning band (89-179 Mpx) is noise here,
@@ -151,8 +161,12 @@ def decode_image(content: Content, *, max_pixels: int, preshrink: int) -> Decode
                     stream.seek(0)
                 with Image.open(stream, formats=formats) as im:
                     return _prepare(im, kind, max_pixels, preshrink)
-    except Image.DecompressionBombError as exc:
-        raise ContentTooLargeError(f"{kind} image is a decompression bomb: {exc}") from None
+    except Image.DecompressionBombError as exc:  # a plug-in that checks on its own
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({found.group(1)} pixels)" if found else ""
+        raise ContentTooLargeError(
+            f"{kind} image{size} is over the bound of {max_pixels} pixels"
+        ) from None
     except UnidentifiedImageError:
         raise CorruptContentError(f"not a decodable {kind} image (bad or unknown header)") from None
     except (ContentTooLargeError, CorruptContentError, UnsupportedContentError):
@@ -162,7 +176,7 @@ def decode_image(content: Content, *, max_pixels: int, preshrink: int) -> Decode
     except _DECODE_ERRORS as exc:
         raise CorruptContentError(f"corrupt {kind} image: {_describe(exc)}") from None
     finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = previous
 
 
 def _describe(exc: BaseException) -> str:
@@ -187,9 +201,14 @@ def _prepare(im: Image.Image, kind: str, max_pixels: int, preshrink: int) -> Dec
         im.draft("RGB", (target[1], target[0]) if transposed else target)
     im.load()
     rgb = im if im.mode == "RGB" else im.convert("RGB")
+    normalised = depth_normalise(im)
+    if normalised is not None:
+        normalised = normalised.convert("RGB")
     if orientation in ORIENTATION_TRANSPOSE:
         rgb = rgb.transpose(ORIENTATION_TRANSPOSE[orientation])
-    return DecodedImage(rgb, full_size)
+        if normalised is not None:
+            normalised = normalised.transpose(ORIENTATION_TRANSPOSE[orientation])
+    return DecodedImage(rgb, full_size, normalised)
 
 
 @lru_cache(maxsize=4096)

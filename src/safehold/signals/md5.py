@@ -19,3 +19,4 @@ class Md5SignalType(CryptographicSignalType):
     name: ClassVar[str] = "md5"
     algorithm: ClassVar[str] = "md5"
     hex_length: ClassVar[int] = 32
+    article: ClassVar[str] = "an"  # "an md5 hash": said "em-dee-five"

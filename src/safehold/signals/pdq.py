@@ -16,6 +16,16 @@ Query-side variants (never stored in banks):
   ``pdqDihedralHash256esFromFloatLuma``, named :data:`DIHEDRAL_NAMES`.
 - ``unletterbox``: the hash of the photo with dark bars cropped (:func:`images.unletterbox`),
   named ``unletterboxed``.
+- always, for a 16-bit or float photo: the hash of its range-normalised 8-bit picture
+  (:mod:`safehold.signals.depth`), named ``depth-normalised``. The signal's own value stays
+  the reference recipe's (Pillow clips such pixels to 0-255, often to quality 0), so it
+  compares with hashes other systems made; the variant is what lets the photo match a bank
+  hash made from an 8-bit copy. No dihedral or unletterboxed variants are made of it.
+
+``unletterboxed`` and ``depth-normalised`` are hashed from other pixels than the signal's own
+value, so each is kept only when its own quality reaches ``HashOptions.min_variant_quality``
+(default 50) and carries that quality in ``Signal.variant_qualities``; the index gates every
+query on its own quality (``SignalType.matchable_queries``).
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from safehold.signals.base import (
     SignalIndex,
     SignalType,
 )
-from safehold.signals.images import decode_image, pdq_input, unletterbox
+from safehold.signals.images import DecodedImage, decode_image, pdq_input, unletterbox
 
 HASH_BITS = 256
 HEX_LENGTH = HASH_BITS // 4
@@ -47,6 +57,7 @@ HEX_LENGTH = HASH_BITS // 4
 #: rotate 90/180/270 clockwise, flip left-right, flip top-bottom, transpose, anti-transpose).
 DIHEDRAL_NAMES = ("rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
 UNLETTERBOXED = "unletterboxed"
+DEPTH_NORMALISED = "depth-normalised"
 
 #: Quality below which PDQ signals are not matched (``Settings.pdq_min_quality`` default).
 DEFAULT_MIN_QUALITY = 50
@@ -97,20 +108,21 @@ class PdqIndex(SignalIndex):
     def query(self, signal: Signal, threshold: int) -> list[IndexHit]:
         """Entries within ``threshold`` bits of ``signal`` or any of its variants.
 
-        One hit per entry with the smallest distance; ties go to the signal's own value,
-        then to the earlier variant. ``IndexHit.variant`` names the query that matched
-        (None = the signal itself). Sorted by distance, then entry id.
+        Only queries of quality >= ``min_quality`` are searched
+        (:meth:`SignalType.matchable_queries`: the signal's own value and each variant are
+        gated on their own quality). One hit per entry with the smallest distance; ties go to
+        the signal's own value, then to the earlier variant. ``IndexHit.variant`` names the
+        query that matched (None = the signal itself). Sorted by distance, then entry id.
 
         Raises:
             InvalidSignalError: the signal or a variant is not a PDQ hash.
         """
-        if not PdqSignalType.is_matchable(signal, self.min_quality):
+        queries = PdqSignalType.matchable_queries(signal, self.min_quality)
+        if not queries:
             return []
-        names: list[str | None] = [None]
-        names += [signal.variant_name(i) for i in range(len(signal.variants))]
-        rows = hex_to_rows([signal.value, *signal.variants])
+        rows = hex_to_rows([value for _, value in queries])
         best: dict[int, tuple[int, str | None]] = {}
-        for name, row in zip(names, rows, strict=True):
+        for (name, _), row in zip(queries, rows, strict=True):
             ids, distances = self._flat.search(row, threshold)
             for entry_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 if entry_id not in best or distance < best[entry_id][0]:
@@ -126,7 +138,7 @@ class PdqSignalType(SignalType):
 
     ``hash_content`` follows the recipe of :mod:`safehold.signals.images` with this
     instance's :class:`HashOptions` (``preshrink``, ``max_image_pixels``, ``dihedral``,
-    ``unletterbox``).
+    ``unletterbox``, ``min_variant_quality``).
     """
 
     name: ClassVar[str] = "pdq"
@@ -169,18 +181,30 @@ class PdqSignalType(SignalType):
         pixels = pdq_input(decoded, options.preshrink)
         variants: list[str] = []
         names: list[str] = []
+        qualities: list[int | None] = []
         if options.dihedral:
             hashes, quality = hash_pixels_dihedral(pixels)
             value = hashes[0]
             variants += hashes[1:]
             names += DIHEDRAL_NAMES
+            qualities += [quality] * len(DIHEDRAL_NAMES)
         else:
             value, quality = hash_pixels(pixels)
+
+        def add(name: str, image: DecodedImage) -> None:
+            """Add the hash of ``image`` as variant ``name`` if it is new and good enough."""
+            other, other_quality = hash_pixels(pdq_input(image, options.preshrink))
+            if other_quality < options.min_variant_quality:
+                return
+            if other != value and other not in variants:
+                variants.append(other)
+                names.append(name)
+                qualities.append(other_quality)
+
         if options.unletterbox:
             cropped = unletterbox(decoded)
             if cropped is not None:
-                unboxed, _ = hash_pixels(pdq_input(cropped, options.preshrink))
-                if unboxed != value and unboxed not in variants:
-                    variants.append(unboxed)
-                    names.append(UNLETTERBOXED)
-        return Signal(self.name, value, quality, tuple(variants), tuple(names))
+                add(UNLETTERBOXED, cropped)
+        if decoded.depth_normalised is not None:
+            add(DEPTH_NORMALISED, DecodedImage(decoded.depth_normalised, decoded.full_size))
+        return Signal(self.name, value, quality, tuple(variants), tuple(names), tuple(qualities))

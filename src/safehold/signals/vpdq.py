@@ -2,7 +2,9 @@
 
 Frames come from :mod:`safehold.signals.video` (the reference's sampling, decision 0003) and are
 hashed with the PDQ reference (``pdqhash``). Consecutive frames with identical hashes collapse
-into the first; ``Signal.quality`` is the mean quality of the sampled frames.
+into the first; ``Signal.quality`` is the mean quality of the sampled frames. A damaged or
+truncated file gives the signal of its decodable part with ``Signal.partial`` saying what was
+lost (see :class:`safehold.signals.video.FrameSampler`).
 
 Serialised form (``Signal.value``): the vPDQ reference's text format, one line per kept frame,
 ``frame_number,quality,pdq_hex,timestamp_seconds`` with 3 decimals, joined by ``"\\n"`` (as in
@@ -39,7 +41,7 @@ from safehold.signals.base import (
     SignalType,
 )
 from safehold.signals.pdq import HASH_BITS, hash_pixels
-from safehold.signals.video import sample_frames
+from safehold.signals.video import FrameSampler
 from safehold.signals.vpdq_frames import (
     DEFAULT_FRAME_THRESHOLD,
     DEFAULT_MIN_QUALITY,
@@ -204,20 +206,27 @@ class VpdqSignalType(SignalType):
 
     def hash_frames(self, content: Content) -> list[VpdqFrame]:
         """Sampled frames of ``content`` with their PDQ, before collapsing duplicates."""
+        return self.hash_frames_partial(content)[0]
+
+    def hash_frames_partial(self, content: Content) -> tuple[list[VpdqFrame], str | None]:
+        """:meth:`hash_frames` and ``FrameSampler.partial``: None for a whole file, else why
+        only part of the video could be decoded (the frames are those of that part)."""
         options = self.options
-        return [
+        sampler = FrameSampler(
+            content,
+            seconds_per_frame=options.vpdq_seconds_per_frame,
+            max_seconds=options.max_video_seconds,
+            max_pixels=options.max_image_pixels,
+        )
+        frames = [
             VpdqFrame(f.number, quality, pdq_hex, round(f.timestamp, 3))
-            for f in sample_frames(
-                content,
-                seconds_per_frame=options.vpdq_seconds_per_frame,
-                max_seconds=options.max_video_seconds,
-                max_pixels=options.max_image_pixels,
-            )
+            for f in sampler
             for pdq_hex, quality in [hash_pixels(f.pixels)]
         ]
+        return frames, sampler.partial
 
     def _compute(self, content: Content) -> Signal:
-        frames = self.hash_frames(content)
+        frames, partial = self.hash_frames_partial(content)
         kept = [f for i, f in enumerate(frames) if i == 0 or f.pdq_hex != frames[i - 1].pdq_hex]
         quality = round(sum(f.quality for f in frames) / len(frames))
-        return Signal(self.name, format_frames(kept), quality)
+        return Signal(self.name, format_frames(kept), quality, partial=partial)

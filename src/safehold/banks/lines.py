@@ -1,0 +1,149 @@
+"""Bank file bytes to text lines: strict UTF-8, bounded line length, problems by line number.
+
+Bank files come from many tools. Decoding with replacement characters would import mojibake
+(a Latin-1 note becomes U+FFFD soup) and a UTF-16 file would fail on every row with a
+misleading message, so each line is decoded strictly: a line that is not UTF-8 is reported as
+a bad row with its number, and a UTF-16/UTF-32 file is refused once, up front. A line longer
+than the bound is skipped in chunks without ever being held whole, so memory stays bounded
+however the file is made.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections import deque
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from safehold.errors import InvalidInputError
+
+#: Longest line of a plain list: a hash line is under 100 bytes.
+PLAIN_LINE_LIMIT = 1024 * 1024
+#: Longest line of a CSV file: a whole vPDQ value may sit on one line (python-threatexchange's
+#: JSON form; about 1.2 MB for a 4-hour video), bounded like a CSV field.
+CSV_LINE_LIMIT = 64 * 1024 * 1024
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+_SNIFF_BYTES = 4096
+_CHUNK = 1024 * 1024
+
+
+def not_utf8_message(name: str, encoding: str) -> str:
+    """The message for a file in a wide encoding (``encoding`` is ``UTF-16`` or ``UTF-32``)."""
+    return f"{name}: not UTF-8 text ({encoding}? re-save it as UTF-8)"
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit % mib == 0 else f"{limit:,} bytes"
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """``"UTF-16"``/``"UTF-32"`` when ``head`` (the first bytes) looks like one, else None.
+
+    A byte-order mark decides; without one, text where at least a quarter of the bytes are NUL
+    is taken for UTF-16 (ASCII in UTF-16 is every other byte NUL; UTF-8 text has none).
+    """
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            return encoding
+    if len(head) >= 4 and head.count(0) * 4 >= len(head):
+        return "UTF-16"
+    return None
+
+
+class DecodedLines:
+    """Iterate a binary stream as UTF-8 text lines (``\\n`` ends a line, kept in the text).
+
+    Every physical line gives exactly one item, so line numbers stay true. A line that is not
+    valid UTF-8, or longer than ``max_line_bytes``, is recorded (line number and message) and
+    yields a stand-in: the line decoded with U+FFFD replacements (so a CSV reader keeps its
+    place in quoted fields) or ``"\\n"`` for an over-long line. Readers ask :meth:`problem_in`
+    for the lines of each row and report the row as bad.
+
+    Args:
+        binary: the byte stream (a file opened ``"rb"``, ``sys.stdin.buffer``).
+        name: the file's name for messages (already made terminal-safe by the caller).
+        max_line_bytes: longest accepted line, in bytes (newline included).
+
+    Raises:
+        InvalidInputError: (from the constructor) the stream starts like UTF-16 or UTF-32
+            text; nothing is read as rows.
+    """
+
+    def __init__(self, binary: BinaryIO, *, name: str = "the file", max_line_bytes: int) -> None:
+        self.binary = binary
+        self.max_line_bytes = max_line_bytes
+        self._problems: deque[tuple[int, str]] = deque()  # (line, message), line ascending
+        self._line = 0
+        self._pending: deque[str] = deque()
+        self.name = name
+        self.head(1)  # a UTF-16 file is refused here, before any row is read
+
+    def _first_line(self, raw: bytes) -> bytes:
+        wide = _wide_encoding(raw[:_SNIFF_BYTES])
+        if wide is not None:
+            raise InvalidInputError(not_utf8_message(self.name, wide))
+        return raw.removeprefix(codecs.BOM_UTF8)
+
+    def _skip_rest_of_line(self) -> None:
+        while True:
+            chunk = self.binary.readline(_CHUNK)
+            if not chunk or chunk.endswith(b"\n"):
+                return
+
+    def _next_text(self) -> str | None:
+        raw = self.binary.readline(self.max_line_bytes)
+        if not raw:
+            return None
+        too_long = len(raw) >= self.max_line_bytes and not raw.endswith(b"\n")
+        if self._line == 0:
+            raw = self._first_line(raw)
+        self._line += 1
+        if too_long:
+            self._skip_rest_of_line()
+            self._problems.append((self._line, f"line longer than {_size(self.max_line_bytes)}"))
+            return "\n"
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self._problems.append((self._line, "not UTF-8 text (re-save the file as UTF-8)"))
+            return raw.decode("utf-8", errors="replace")
+
+    def head(self, count: int) -> list[str]:
+        """Read up to ``count`` lines ahead (for sniffing the format) without consuming them."""
+        while len(self._pending) < count:
+            text = self._next_text()
+            if text is None:
+                break
+            self._pending.append(text)
+        return list(self._pending)[:count]
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            if self._pending:
+                yield self._pending.popleft()
+                continue
+            text = self._next_text()
+            if text is None:
+                return
+            yield text
+
+    def problem_in(self, first: int, last: int) -> str | None:
+        """The problem of the first bad line among lines ``first..last`` (1-based), if any.
+
+        Readers ask in ascending line order; problems of lines before ``first`` are dropped
+        (so memory does not grow with the number of bad lines).
+        """
+        problems = self._problems
+        while problems and problems[0][0] < first:
+            problems.popleft()
+        found = problems[0][1] if problems and problems[0][0] <= last else None
+        while problems and problems[0][0] <= last:
+            problems.popleft()
+        return found

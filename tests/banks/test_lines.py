@@ -1,0 +1,107 @@
+"""Strict line decoding of bank files: UTF-8 only, bounded lines, problems by line number."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import itertools
+
+import pytest
+
+from safehold.banks.formats import ReadItem, read_csv, read_plain
+from safehold.banks.lines import DecodedLines
+from safehold.banks.models import NewEntry
+from safehold.errors import FormatError, InvalidInputError
+
+MD5 = "d35c785545392755e7e4164457657269"  # aaa-orig.jpg, shared/data expected-hashes.csv
+MD5_B = "0" * 32
+
+
+class RecordingReader(io.BytesIO):
+    """A byte stream remembering the largest chunk any ``readline`` call returned."""
+
+    largest = 0
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = super().readline(size)
+        self.largest = max(self.largest, len(line))
+        return line
+
+
+def _lines(data: bytes, limit: int = 1024) -> DecodedLines:
+    return DecodedLines(io.BytesIO(data), name="f.csv", max_line_bytes=limit)
+
+
+def _errors(items: list[ReadItem]) -> list[tuple[int | None, str]]:
+    return [(i.line, i.message) for i in items if isinstance(i, FormatError)]
+
+
+def test_utf8_bom_is_dropped_and_lines_keep_their_newlines() -> None:
+    lines = _lines(codecs.BOM_UTF8 + b"a\r\nb\n\nc")
+    assert list(lines) == ["a\r\n", "b\n", "\n", "c"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "label"),
+    [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-32", "UTF-32")],
+)
+def test_wide_encodings_are_refused_once_before_any_row(encoding: str, label: str) -> None:
+    data = f"signal_type,signal_str\nmd5,{MD5}\n".encode(encoding)
+    with pytest.raises(InvalidInputError) as info:
+        _lines(data)
+    assert info.value.message == f"f.csv: not UTF-8 text ({label}? re-save it as UTF-8)"
+
+
+def test_latin1_lines_are_bad_rows_not_mojibake() -> None:
+    text = f"signal_type,signal_str,collab\nmd5,{MD5},caf\xe9\nmd5,{MD5_B},ok\n"
+    items = list(read_csv(_lines(text.encode("latin-1"))))
+    assert _errors(items) == [(2, "line 2: not UTF-8 text (re-save the file as UTF-8)")]
+    assert [i for i in items if isinstance(i, NewEntry)] == [NewEntry("md5", MD5_B, source="ok")]
+
+
+def test_a_bad_line_inside_a_quoted_field_fails_its_row_only() -> None:
+    data = (
+        b"signal_type,signal_str,note\nmd5," + MD5.encode() + b',"two\n\xff lines"\n'
+        b"md5," + MD5_B.encode() + b",\n"
+    )
+    items = list(read_csv(_lines(data)))
+    assert _errors(items) == [(2, "line 2: not UTF-8 text (re-save the file as UTF-8)")]
+    assert [i.value for i in items if isinstance(i, NewEntry)] == [MD5_B]
+
+
+def test_an_over_long_line_is_skipped_without_being_held_whole() -> None:
+    huge = b"a" * (10 * 1024 * 1024)
+    stream = RecordingReader(MD5.encode() + b"\n" + huge + b"\n" + MD5_B.encode() + b"\n")
+    lines = DecodedLines(stream, max_line_bytes=1024 * 1024)
+    items = list(read_plain(lines, signal_type="md5"))
+    assert _errors(items) == [(2, "line 2: line longer than 1 MiB")]
+    assert [i.value for i in items if isinstance(i, NewEntry)] == [MD5, MD5_B]
+    assert stream.largest <= 1024 * 1024
+
+
+def test_an_over_long_blank_looking_csv_line_is_still_reported() -> None:
+    data = b"signal_type,signal_str\n" + b" " * 5000 + b"\nmd5," + MD5.encode() + b"\n"
+    items = list(read_csv(_lines(data, limit=1024)))
+    assert _errors(items) == [(2, "line 2: line longer than 1,024 bytes")]
+    assert len([i for i in items if isinstance(i, NewEntry)]) == 1
+
+
+def test_head_reads_ahead_without_consuming() -> None:
+    lines = _lines(b"# comment\nsignal_type,signal_str\nmd5,x\n")
+    assert lines.head(2) == ["# comment\n", "signal_type,signal_str\n"]
+    assert list(lines) == ["# comment\n", "signal_type,signal_str\n", "md5,x\n"]
+
+
+def test_problems_do_not_pile_up_in_memory() -> None:
+    bad = b"\xff\n" * 10_000
+    lines = _lines(bad)
+    items = list(itertools.islice(read_plain(lines, signal_type="md5"), 10_000))
+    assert len(items) == 10_000
+    assert lines.problem_in(1, 10_000) is None  # each problem was handed out once, then dropped
+
+
+def test_a_bom_does_not_hide_an_over_long_first_line() -> None:
+    data = codecs.BOM_UTF8 + b"a" * 2000 + b"\n" + MD5.encode() + b"\n"
+    items = list(read_plain(_lines(data, limit=1024), signal_type="md5"))
+    assert _errors(items) == [(1, "line 1: line longer than 1,024 bytes")]
+    assert [i.value for i in items if isinstance(i, NewEntry)] == [MD5]
