@@ -58,7 +58,7 @@ def image_files(folder: Path) -> list[Path]:
             try:
                 with Image.open(p) as im:
                     im.size  # noqa: B018 - header read only
-                out.append(p)
+                out.append(p.resolve())
             except Exception:
                 continue
     return out

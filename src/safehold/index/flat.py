@@ -1,18 +1,22 @@
 """Exact brute-force radius search over fixed-width binary hashes, vectorised with NumPy.
 
 Hashes are stored as one contiguous ``(N, words)`` ``uint64`` array (32 bytes per 256-bit PDQ
-hash); a query XORs against every row and counts bits with ``numpy.bitwise_count`` (NumPy >= 2)
-or a byte lookup table. Exact: every entry within the radius is returned, with its distance.
+hash); a query XORs against every row and counts bits, in the compiled scan kernel
+(``kernels.scan_search``) when it is built, else with ``numpy.bitwise_count`` (NumPy >= 2) or a
+byte lookup table. Exact: every entry within the radius is returned, with its distance. It is
+the brute-force baseline of :class:`safehold.index.BinaryIndex` (which is sublinear).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from safehold.errors import InvalidSignalError
+from safehold.index import kernels
 
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -70,9 +74,13 @@ class FlatIndex:
             query: ``(words,)`` ``uint64`` hash.
             radius: inclusive Hamming radius in bits.
         """
-        if len(self) == 0:
+        if len(self) == 0 or radius < 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
+        if kernels.available():
+            q = np.ascontiguousarray(query, dtype=np.uint64).reshape(1, -1)
+            raw = kernels.scan_search(self.rows, None, q, int(radius))
+            return self.ids[raw.positions], raw.distances.astype(np.int64)
         dist = popcount_rows(self.rows ^ query[np.newaxis, :])
         hit = np.flatnonzero(dist <= radius)
         return self.ids[hit], dist[hit]
@@ -81,4 +89,10 @@ class FlatIndex:
         self, queries: npt.NDArray[np.uint64], radius: int
     ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
         """Run :meth:`search` for each row of ``queries`` (``(Q, words)``)."""
-        return [self.search(q, radius) for q in queries]
+        if len(self) == 0 or radius < 0 or not kernels.available():
+            return [self.search(q, radius) for q in queries]
+        q = np.ascontiguousarray(queries, dtype=np.uint64)
+        raw = kernels.scan_search(self.rows, None, q, int(radius))
+        ids, dist = self.ids[raw.positions], raw.distances.astype(np.int64)
+        bounds = raw.offsets.tolist()
+        return [(ids[a:b], dist[a:b]) for a, b in itertools.pairwise(bounds)]
