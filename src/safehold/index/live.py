@@ -188,7 +188,13 @@ class LiveIndex:
 
     def _compact_in_background(self) -> None:
         try:
-            self._compact()
+            # Changes that arrived while merging were replayed onto the merged state and may
+            # have added segments again; their _maybe_compact calls saw this worker alive and
+            # returned, so re-check here (bounded: a merge leaves one segment and no removals).
+            for _ in range(3):
+                self._compact()
+                if not self._needs_compaction(self._state):
+                    break
         except BaseException as exc:  # reported by wait()/compact(); queries are unaffected
             log.exception("index compaction failed")
             self._worker_error = exc
@@ -216,6 +222,11 @@ class LiveIndex:
         worker = self._worker
         if worker is not None:
             worker.join()
+            # A change may have landed after the worker's last check and before it exited.
+            self._maybe_compact()
+            worker = self._worker
+            if worker is not None:
+                worker.join()
         if self._worker_error is not None:
             error, self._worker_error = self._worker_error, None
             raise error
