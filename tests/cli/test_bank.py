@@ -151,7 +151,7 @@ def test_disable_and_enable(bank_service: BankService) -> None:
     (entry,) = bank_service.iter_entries("b")
     result = invoke("disable-entry", str(entry.id))
     assert result.exit_code == 0
-    assert f"entry {entry.id} disabled" in result.stdout
+    assert f"entry {entry.id} disabled (bank b)" in result.stdout
     assert bank_service.matchable_entries("md5") == []
     assert invoke("enable-entry", str(entry.id)).exit_code == 0
     assert len(bank_service.matchable_entries("md5")) == 1
@@ -206,8 +206,8 @@ def test_add_media_with_chosen_signal_type(bank_service: BankService, shared_dat
     assert "unknown signal type 'tmk'" in unknown.stderr
 
 
-COMMANDS = ["create", "list", "show", "import", "export", "add-media", "disable", "enable",
-            "disable-entry", "enable-entry"]  # fmt: skip
+COMMANDS = ["create", "update", "list", "show", "import", "export", "add-media", "disable",
+            "enable", "disable-entry", "enable-entry"]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -261,7 +261,10 @@ def test_export_never_follows_a_symbolic_link(bank_service: BankService, tmp_pat
     assert invoke("export", "b", "--output", str(link)).exit_code == 2
     forced = invoke("export", "b", "--output", str(link), "--force")
     assert forced.exit_code == 2
-    assert forced.stderr == f"error: {link} is a symbolic link; not writing through it\n"
+    assert (
+        forced.stderr
+        == f"error: cannot write {link}: it is a symbolic link; name the file itself\n"
+    )
     assert not target.exists()
     assert link.is_symlink()
     target.write_text("keep")
@@ -485,3 +488,40 @@ def test_free_text_and_file_names_cannot_drive_the_terminal(
     assert missing.exit_code == 2
     assert missing.stderr == f"error: {tmp_path}/x\\x1b[2J.csv: No such file or directory\n"
     assert "\x1b" not in shown.output + listing.output + missing.output
+
+
+def test_add_media_exits_1_when_no_file_could_be_hashed(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    bank_service.create_bank("b")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = invoke("add-media", "b", str(broken), str(tmp_path / "missing.png"))
+    assert result.exit_code == 1, result.output
+    assert "b: 0 files hashed, 0 entries added, 0 duplicates skipped, 2 files failed" in (
+        result.stderr
+    )
+    assert "error: no file could be hashed; nothing was added" in result.stderr
+    assert bank_service.summarize_bank("b").counts == []
+
+
+def test_a_threshold_given_twice_is_refused(bank_service: BankService) -> None:
+    result = invoke("create", "b", "--threshold", "pdq=1", "--threshold", "PDQ=2")
+    assert result.exit_code == 2
+    assert "pdq is given more than once (pdq=1, PDQ=2)" in result.stderr
+    assert [b.name for b in bank_service.list_banks()] == []
+
+
+def test_update_changes_one_threshold_and_keeps_the_others(bank_service: BankService) -> None:
+    bank_service.create_bank("b", thresholds={"pdq": 1, "md5": 0})
+    result = invoke("update", "b", "--threshold", "pdq=24", "--description", "fixed")
+    assert result.exit_code == 0, result.output
+    assert "updated bank b (thresholds: md5=0, pdq=24)" in result.stdout
+    bank = bank_service.get_bank("b")
+    assert (bank.thresholds, bank.description) == ({"pdq": 24, "md5": 0}, "fixed")
+    reset = invoke("update", "b", "--reset-thresholds")
+    assert reset.exit_code == 0, reset.output
+    assert bank_service.get_bank("b").thresholds == {}
+    twice = invoke("update", "b", "--threshold", "pdq=1", "--threshold", "pdq=2")
+    assert twice.exit_code == 2
+    assert invoke("update", "missing", "--threshold", "pdq=2").exit_code == 2

@@ -13,7 +13,7 @@ runner = CliRunner()
 
 def test_sqlite_upgrade_and_current(settings: Settings) -> None:
     before = runner.invoke(db.app, ["current"])
-    assert before.exit_code == 0, before.output
+    assert before.exit_code == 3, before.output  # not up to date
     assert "revision: none (empty database)" in before.stdout
     assert "needs migration" in before.stdout
     upgraded = runner.invoke(db.app, ["upgrade"])
@@ -21,6 +21,7 @@ def test_sqlite_upgrade_and_current(settings: Settings) -> None:
     assert "is at schema revision 0001" in upgraded.stdout
     assert str(settings.data_dir / "safehold.db") in upgraded.stdout
     after = runner.invoke(db.app, ["current"])
+    assert after.exit_code == 0
     assert "status:   up to date" in after.stdout
     again = runner.invoke(db.app, ["upgrade"])
     assert again.exit_code == 0
@@ -55,3 +56,11 @@ def test_unreachable_database_and_bad_revision(
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot use the database")
     assert "hunter2pw" not in result.output
+
+
+@pytest.mark.parametrize("revision", ["base", "-1"])
+def test_upgrade_refuses_a_downgrade(settings: Settings, revision: str) -> None:
+    result = runner.invoke(db.app, ["upgrade", "--revision", revision])
+    assert result.exit_code == 2
+    assert "db upgrade only moves forward" in result.stderr
+    assert not (settings.data_dir / "safehold.db").exists()

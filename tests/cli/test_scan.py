@@ -56,15 +56,20 @@ def _bank_md5(banks: BankService, path: Path, name: str = "known") -> None:
 
 
 def test_clean_scan_writes_one_line_per_file_and_exits_0(
-    tmp_path: Path, settings: Settings
+    tmp_path: Path, bank_service: BankService
 ) -> None:
     media = _media(tmp_path)
+    code, lines, stderr = _scan(str(media))
+    assert code == 8  # no bank entry: nothing to match against, never a clean "0"
+    assert "No bank entries" in stderr
+    bank_service.create_bank("other", source="test")
+    bank_service.add_entries("other", [NewEntry("md5", "0" * 32)])
     code, lines, stderr = _scan(str(media))
     assert code == 0
     assert [Path(str(line["path"])).name for line in lines] == ["one.png", "two.jpg"]
     assert all(line["matches"] == [] and line["error"] is None for line in lines)
     assert "Scan summary" in stderr
-    assert "No bank entries" in stderr
+    assert "No bank entries" not in stderr
 
 
 def test_match_exits_1_and_names_bank_entry_and_category(
@@ -85,7 +90,8 @@ def test_match_exits_1_and_names_bank_entry_and_category(
 def test_file_errors_exit_4_and_with_matches_5(tmp_path: Path, bank_service: BankService) -> None:
     media = _media(tmp_path)
     (media / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    code, lines, stderr = _scan(str(media))
+    assert _scan(str(media), "-q")[0] == 12  # file errors, and no bank entry to match
+    code, lines, stderr = _scan(str(media), "--hash-only")
     assert code == 4
     errors = [line["error"] for line in lines if line["error"]]
     assert errors == [errors[0]]
@@ -105,6 +111,8 @@ def test_file_errors_exit_4_and_with_matches_5(tmp_path: Path, bank_service: Ban
         (["--workers", "0"], "--workers"),
         (["--workers", "100000"], "per CPU core"),
         (["--memory-limit", "512"], "at least 1024 MiB"),
+        (["--memory-limit", "99999999999999999"], "at most"),
+        (["--memory-limit", str(2**62)], "RLIMIT_AS bound"),
         (["--preshrink", "1"], "0 (off) or at least 64"),
         (["--threshold", "pdq=3", "--threshold", "pdq=5"], "more than once"),
         (["--output", ""], "an empty file name"),
@@ -165,7 +173,7 @@ def test_threshold_override_and_bank_restriction(tmp_path: Path, bank_service: B
     (line,) = _scan(str(media / "one.png"), "-q")[1]
     assert [(m["bank"], m["distance"]) for m in line["matches"]] == [("near", 8)]  # type: ignore[index, union-attr]
     assert _scan(str(media / "one.png"), "-q", "--threshold", "pdq=4")[0] == 0
-    assert _scan(str(media / "one.png"), "-q", "--bank", "other")[0] == 0
+    assert _scan(str(media / "one.png"), "-q", "--bank", "other")[0] == 8  # empty bank
 
 
 def test_second_run_uses_the_cache_unless_disabled(tmp_path: Path, settings: Settings) -> None:
@@ -184,7 +192,9 @@ def test_names_that_are_not_utf8_reach_every_output(tmp_path: Path, settings: Se
     raw = os.fsencode(media) + b"/bad\xff\xfename.png"
     _image(Path(os.fsdecode(raw)), 3)
     out, html = tmp_path / "out.jsonl", tmp_path / "report.html"
-    result = runner.invoke(app, ["scan", str(media), "-o", str(out), "--html", str(html)])
+    result = runner.invoke(
+        app, ["scan", str(media), "-o", str(out), "--html", str(html), "--hash-only"]
+    )
     assert result.exit_code == 0, result.output
     paths = [os.fsencode(json.loads(line)["path"]) for line in out.read_text().splitlines()]
     assert raw in paths  # the JSON escape round-trips to the original bytes
@@ -229,7 +239,7 @@ def test_output_onto_a_file_to_scan_is_refused_and_own_outputs_are_skipped(
     out, html = media / "out.jsonl", media / "report.html"
     for _ in range(2):  # the second run finds the first run's outputs in the folder
         result = runner.invoke(app, ["scan", str(media), "-o", str(out), "--html", str(html)])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 8, result.output  # no bank: nothing to match against
         names = [Path(json.loads(line)["path"]).name for line in out.read_text().splitlines()]
         assert names == ["one.png", "two.jpg"]
     assert "own output/cache files skipped" in result.stderr
@@ -264,8 +274,9 @@ def test_disabled_banks_are_named_and_the_hints_say_why_nothing_matched(
     _, _, stderr = _scan(str(media))
     # No bank at all: the hint, on one line although it is wider than 80 columns.
     hint = (
-        "No bank entries to match against: files were hashed only. Load a bank with "
-        "`safehold bank import` or `safehold bank add-media`."
+        "warning: No bank entries to match against: files were hashed only. Load a bank with "
+        "`safehold bank import` or `safehold bank add-media` (or pass --hash-only to only "
+        "hash)."
     )
     assert hint in stderr.splitlines()
     _bank_md5(bank_service, media / "one.png")
@@ -274,9 +285,9 @@ def test_disabled_banks_are_named_and_the_hints_say_why_nothing_matched(
     assert (code, lines) == (2, [])
     assert "bank 'known' is disabled" in stderr
     assert "safehold bank enable known" in stderr
-    code, _, stderr = _scan(str(media))
-    assert code == 0
-    assert "every bank is disabled" in stderr
+    code, _, stderr = _scan(str(media), "-q")
+    assert code == 8
+    assert "every bank is disabled" in stderr  # shown even with --quiet
     assert "Enable one with `safehold bank enable NAME`." in stderr
 
 
@@ -289,7 +300,15 @@ def test_help_has_plain_placeholders_and_lists_every_exit_status(settings: Setti
     assert text.count("<list[str]>") == 1
     assert text.count("<bool>") == 1
     assert "Worker processes (at most 4 per CPU core). Default: one per CPU core." in text
-    statuses = ("0 no match", "1 match", "4 file errors", "5 matches", "2 usage", "130 inter")
+    statuses = (
+        "0 no match",
+        "1 match",
+        "8 nothing to match",
+        "4 file errors",
+        "5 matches",
+        "2 usage",
+        "130 inter",
+    )
     for status in statuses:
         assert status in text
     assert "--threshold" in text
@@ -356,3 +375,46 @@ def test_ctrl_c_twice_exits_130_and_the_cache_keeps_every_record(
         cached = [os.fsdecode(row[0]) for row in db.execute("SELECT path FROM files")]
     assert sorted(cached) == sorted(written)
     assert len(written) == 6
+
+
+@pytest.mark.parametrize("option", ["--output", "--html"])
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_outputs_never_replace_a_link_or_special_file(
+    tmp_path: Path, settings: Settings, option: str, kind: str
+) -> None:
+    media = _media(tmp_path)
+    target = tmp_path / "target"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(victim)
+    code, lines, stderr = _scan(str(media), "-q", option, str(target))
+    assert (code, lines) == (2, [])
+    assert f"cannot write {target}" in stderr
+    assert target.is_fifo() if kind == "fifo" else target.is_symlink()
+    assert victim.read_text() == "keep"
+
+
+def test_output_dash_is_stdout_and_html_dash_is_refused(tmp_path: Path, settings: Settings) -> None:
+    media = _media(tmp_path)
+    code, lines, _ = _scan(str(media), "-q", "-o", "-", "--hash-only")
+    assert code == 0
+    assert [Path(str(line["path"])).name for line in lines] == ["one.png", "two.jpg"]
+    assert not (Path.cwd() / "-").exists()
+    code, lines, stderr = _scan(str(media), "-q", "--html", "-")
+    assert (code, lines) == (2, [])
+    assert "cannot go to standard output" in stderr
+
+
+def test_a_file_named_and_inside_a_named_folder_gets_one_record(
+    tmp_path: Path, settings: Settings
+) -> None:
+    media = _media(tmp_path)
+    code, lines, stderr = _scan(str(media / "one.png"), str(media), str(media / "one.png"))
+    assert code == 8  # no bank
+    assert [Path(str(line["path"])).name for line in lines] == ["one.png", "two.jpg"]
+    summary = " ".join(stderr.replace("│", " ").split())
+    assert "files 2" in summary
+    assert "files already scanned (reached twice) 1" in summary

@@ -157,3 +157,19 @@ def test_bad_setting_is_a_clean_usage_error(
     assert result.exit_code == 2
     assert "error: setting SAFEHOLD_PDQ_MIN_QUALITY" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preshrink", "1"], "0 (off) or at least 64"),  # the same bound as scan
+        (["--preshrink", "63"], "0 (off) or at least 64"),
+        ([""], "an empty path names no file"),  # not the current folder
+    ],
+)
+def test_hash_shares_scans_option_checks(args: list[str], message: str, tmp_path: Path) -> None:
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")
+    result = runner.invoke(app, ["hash", *args, *([str(image)] if args[0] else [])])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())

@@ -163,3 +163,18 @@ def test_save_replaces_atomically(tmp_path: Path) -> None:
     assert [as_pairs(*hits[i]) for i in range(3)] == expected_hits(
         rows[:3], rows[:100], np.arange(100), 0
     )
+
+
+def test_peek_reads_the_sequence_without_trusting_the_file(tmp_path: Path) -> None:
+    from safehold.index.snapshot import peek_change_seq
+
+    path = tmp_path / "i.snap"
+    assert peek_change_seq(path) is None
+    BinaryIndex.from_arrays(np.arange(3), random_rows(3, 4, np.random.default_rng(2))).save(
+        path, 41
+    )
+    assert peek_change_seq(path) == 41
+    raw = bytearray(path.read_bytes())
+    raw[30] ^= 0x01  # inside the header: its CRC no longer matches
+    path.write_bytes(bytes(raw))
+    assert peek_change_seq(path) is None

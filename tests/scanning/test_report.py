@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from safehold.errors import InvalidInputError
 from safehold.scanning.outputs import is_safehold_output
 from safehold.scanning.records import FileError, MatchInfo, ScanRecord
 from safehold.scanning.report import HtmlReport
@@ -111,8 +112,8 @@ def test_names_that_are_not_utf8_or_hold_controls_are_shown_escaped(tmp_path: Pa
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "taken"
-    target.mkdir()  # os.replace onto a folder fails after the page is written
-    with pytest.raises(IsADirectoryError):
+    target.mkdir()  # a folder is never replaced
+    with pytest.raises(InvalidInputError, match="it is a folder"):
         HtmlReport().write(target, ScanSummary())
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
     assert list(target.iterdir()) == []

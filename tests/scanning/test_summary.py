@@ -35,10 +35,28 @@ def _record(*, match: bool, error: str | None, cached: bool = False) -> ScanReco
     ],
 )
 def test_exit_status(records: list[tuple[bool, str | None]], status: int) -> None:
-    summary = ScanSummary()
+    summary = ScanSummary(bank_entries=1)
     for match, error in records:
         summary.add(_record(match=match, error=error))
     assert summary.exit_status() == status
+
+
+@pytest.mark.parametrize(
+    ("records", "status", "hash_only_status"),
+    [
+        ([], 8, 0),
+        ([(False, None)], 8, 0),
+        ([(False, "corrupt")], 12, 4),
+    ],
+)
+def test_nothing_to_match_against_is_not_a_clean_result(
+    records: list[tuple[bool, str | None]], status: int, hash_only_status: int
+) -> None:
+    summary = ScanSummary()  # bank_entries == 0: no bank entry was loaded
+    for match, error in records:
+        summary.add(_record(match=match, error=error))
+    assert summary.exit_status() == status
+    assert summary.exit_status(hash_only=True) == hash_only_status
 
 
 def test_counts() -> None:
@@ -56,6 +74,7 @@ def test_counts() -> None:
         "errors": {"corrupt": 2},
         "bytes": 15,
         "duplicate_dirs": 0,
+        "duplicate_files": 0,
         "own_files": 0,
         "bank_entries": 0,
         "worker_restarts": 0,

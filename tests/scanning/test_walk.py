@@ -114,3 +114,16 @@ def test_deep_tree_does_not_hit_the_recursion_limit(tmp_path: Path) -> None:
         for level in reversed(levels[1:]):
             with contextlib.suppress(OSError):
                 os.rmdir(level)
+
+
+def test_a_file_reached_twice_is_scanned_once(tmp_path: Path) -> None:
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "file.jpg").write_bytes(b"x")
+    (folder / "other.jpg").write_bytes(b"y")
+    (tmp_path / "link.jpg").symlink_to(folder / "file.jpg")
+    items = collect([folder / "file.jpg", folder, tmp_path / "link.jpg"])
+    scanned = [os.path.relpath(i.path, tmp_path) for i in items if i.to_scan]
+    assert scanned == ["dir/file.jpg", "dir/other.jpg"]
+    duplicates = [os.path.relpath(i.path, tmp_path) for i in items if i.duplicate_file]
+    assert duplicates == ["dir/file.jpg", "link.jpg"]

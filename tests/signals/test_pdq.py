@@ -289,3 +289,18 @@ def test_bad_inputs_raise_content_errors(tmp_path: Path, blobs: Callable[..., Im
 def test_videos_are_not_pdq_content(reference: Path) -> None:
     with pytest.raises(UnsupportedContentError, match="does not hash video"):
         _pdq(reference / "videos/doorknob-hd-no-bar.mp4")
+
+
+def test_index_over_a_binary_index_skips_disabled_rows() -> None:
+    from safehold.index import BinaryIndex, hex_to_rows
+    from safehold.signals.pdq import PdqIndex
+
+    a, c = "f" * 64, "0" * 64
+    binary = BinaryIndex.from_arrays([5, 6], hex_to_rows([a, c]), disabled=[6])
+    index = PdqIndex.from_binary(binary, min_quality=50)
+    assert len(index) == 1
+    query = Signal("pdq", a, 100, variants=(c,), variant_names=("flipx",))
+    assert [(h.entry_id, h.distance, h.variant) for h in index.query(query, 0)] == [(5, 0, None)]
+    binary.enable([6])
+    assert [(h.entry_id, h.variant) for h in index.query(query, 0)] == [(5, None), (6, "flipx")]
+    assert index.query(Signal("pdq", a, 49), 256) == []  # below the quality floor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def test_sqlite_directory_that_cannot_be_created_is_a_storage_error(tmp_path: Pa
 
 def test_explicit_sqlite_url_is_used(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere" / "banks.db"
+    path.parent.mkdir()
     engine = open_database(Settings(data_dir=tmp_path / "unused", database_url=f"sqlite:///{path}"))
     try:
         with engine.connect() as c:
@@ -120,6 +122,24 @@ def test_explicit_sqlite_url_is_used(tmp_path: Path) -> None:
         engine.dispose()
     assert path.is_file()
     assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize("call", [open_database, database_status, upgrade_database])
+def test_explicit_sqlite_url_never_creates_a_missing_folder(
+    tmp_path: Path, call: Callable[[Settings], object]
+) -> None:
+    path = tmp_path / "typo" / "x.db"
+    settings = Settings(data_dir=tmp_path / "unused", database_url=f"sqlite:///{path}")
+    with pytest.raises(StorageError, match=f"the folder {tmp_path / 'typo'} does not exist"):
+        call(settings)
+    assert not (tmp_path / "typo").exists()
+    assert not (tmp_path / "unused").exists()
+
+
+def test_the_default_database_folder_is_created_on_first_use(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new" / "data"
+    open_database(Settings(data_dir=data_dir)).dispose()
+    assert (data_dir / "safehold.db").is_file()
 
 
 def _open_and_count_banks(data_dir: str) -> int:

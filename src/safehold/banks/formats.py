@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from safehold.banks.lines import DecodedLines
 from safehold.banks.models import Category, NewEntry
 from safehold.banks.validation import EntryValidator, known_signal_types
+from safehold.banks.vpdq_sampling import VpdqResampler
 from safehold.banks.writers import (  # the writers, re-exported: formats is the public module
     CSV_COLUMNS,
     MULTILINE_SIGNAL_TYPES,
@@ -307,14 +308,21 @@ def read_bank_file(
     signal_type: str | None = None,
     category: Category | None = None,
     source: str = "",
+    resampler: VpdqResampler | None = None,
 ) -> Iterator[ReadItem]:
     """Dispatch to :func:`read_csv` or :func:`read_plain` by ``fmt``.
+
+    With ``resampler``, vPDQ entries are thinned to the scanner's sampling interval
+    (:mod:`safehold.banks.vpdq_sampling`); it counts what it changed.
 
     Raises:
         InvalidInputError: unknown format.
     """
+    items: Iterator[ReadItem] | None = None
     if fmt == "csv":
-        return read_csv(lines, signal_type=signal_type, category=category, source=source)
-    if fmt == "plain":
-        return read_plain(lines, signal_type=signal_type, category=category, source=source)
+        items = read_csv(lines, signal_type=signal_type, category=category, source=source)
+    elif fmt == "plain":
+        items = read_plain(lines, signal_type=signal_type, category=category, source=source)
+    if items is not None:
+        return items if resampler is None else resampler.items(items)
     raise InvalidInputError(f"unknown bank file format {fmt!r} (known: {', '.join(FORMATS)})")

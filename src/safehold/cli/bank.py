@@ -22,6 +22,7 @@ from safehold.banks.models import Category, NewEntry
 from safehold.banks.validation import BANK_NAME_RULE, validate_entry_id
 from safehold.cli import bank_transfer
 from safehold.cli.bank_files import progress_bar
+from safehold.cli.bank_transfer import EXIT_NOTHING_READ
 from safehold.cli.common import (
     count_noun,
     display_path,
@@ -48,8 +49,10 @@ def parse_threshold_options(values: list[str]) -> dict[str, int]:
     The range of each ``N`` is checked by the service (``validate_thresholds``), which names
     the allowed range (``pdq=-1``: "must be between 0 and 256").
 
+    Shared by ``bank create``, ``bank update`` and ``scan --threshold``.
+
     Raises:
-        InvalidInputError: a value is not ``name=integer``.
+        InvalidInputError: a value is not ``name=integer``, or a signal type is given twice.
     """
     out: dict[str, int] = {}
     for value in values:
@@ -58,7 +61,13 @@ def parse_threshold_options(values: list[str]) -> dict[str, int]:
             raise InvalidInputError(f"threshold {value!r} must be written TYPE=N, e.g. pdq=24")
         name, sign, digits = match.groups()
         number = int(digits) if len(digits) <= 18 else _OUT_OF_RANGE
-        out[name.lower()] = -number if sign == "-" else number
+        key = name.lower()
+        if key in out:
+            raise InvalidInputError(
+                f"{key} is given more than once ({key}={out[key]}, {value.strip()}); "
+                "give each signal type once"
+            )
+        out[key] = -number if sign == "-" else number
     return out
 
 
@@ -102,6 +111,32 @@ def create(
             name, description=description, source=source, thresholds=thresholds
         )
     typer.echo(f"created bank {bank.name} (thresholds: {_thresholds_text(bank.thresholds)})")
+
+
+@app.command("update")
+def update(
+    name: str = typer.Argument(..., help="Bank to change."),
+    description: str | None = typer.Option(None, help="New description."),
+    source: str | None = typer.Option(None, help="New source."),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", help="Set a signal type's threshold, e.g. pdq=24 (repeatable)."
+    ),
+    reset_thresholds: bool = typer.Option(
+        False, "--reset-thresholds", help="Drop every threshold first (back to the defaults)."
+    ),
+) -> None:
+    """Change a bank's description, source or thresholds (other thresholds are kept)."""
+    with handle_errors():
+        given = parse_threshold_options(threshold)
+        service = get_bank_service()
+        thresholds: dict[str, int] | None = None
+        if given or reset_thresholds:
+            kept = {} if reset_thresholds else service.get_bank(name).thresholds
+            thresholds = {**kept, **given}
+        bank = service.update_bank(
+            name, description=description, source=source, thresholds=thresholds
+        )
+    typer.echo(f"updated bank {bank.name} (thresholds: {_thresholds_text(bank.thresholds)})")
 
 
 @app.command("list")
@@ -173,6 +208,9 @@ def add_media(
 ) -> None:
     """Hash media files and add their signals to a bank; every path skipped is reported.
 
+    Exit status: 0 when any file was hashed (its entries may all be duplicates), 1 when no
+    file could be hashed (every path failed, or no file found), 2 on an error.
+
     Folders are walked as ``safehold scan`` walks them (sorted, symbolic links followed, each
     folder once); special files (FIFOs, sockets, devices), broken links and unreadable paths
     are reported and skipped.
@@ -190,10 +228,9 @@ def add_media(
             for n, item in enumerate(walk(paths), start=1):
                 progress.update(task, completed=n, rows=count_noun(n, "path"))
                 shown = display_path(item.path, markup=False)
-                if item.duplicate_dir:
-                    console.print(
-                        f"skipped: {shown}: folder already walked (reached twice)", markup=False
-                    )
+                if item.duplicate_dir or item.duplicate_file:
+                    what = "folder already walked" if item.duplicate_dir else "file already hashed"
+                    console.print(f"skipped: {shown}: {what} (reached twice)", markup=False)
                     continue
                 if item.error is not None:
                     failed += 1
@@ -216,6 +253,9 @@ def add_media(
             f"{count_noun(failed, 'file')} failed",
             markup=False,
         )
+    if not entries:
+        console.print("error: no file could be hashed; nothing was added", markup=False)
+        raise typer.Exit(EXIT_NOTHING_READ)
 
 
 def _set_bank_enabled(name: str, enabled: bool) -> None:
@@ -239,8 +279,11 @@ def enable(name: str = typer.Argument(..., help="Bank name.")) -> None:
 def _set_entry_enabled(entry_id: int, enabled: bool) -> None:
     with handle_errors():
         validate_entry_id(entry_id)  # before opening the database: no driver overflow
-        get_bank_service().set_entry_enabled(entry_id, enabled)
-    typer.echo(f"entry {entry_id} {'enabled' if enabled else 'disabled'}")
+        service = get_bank_service()
+        service.set_entry_enabled(entry_id, enabled)
+        bank = service.get_entry(entry_id).bank_name
+    state = "enabled" if enabled else "disabled"
+    typer.echo(f"entry {entry_id} {state} (bank {display_text(bank, markup=False)})")
 
 
 @app.command("disable-entry")

@@ -8,14 +8,10 @@ symbolic link, and removed again when the export fails.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -23,8 +19,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from safehold.banks.formats import ReadItem
 from safehold.banks.lines import DecodedLines
 from safehold.banks.models import NewEntry
-from safehold.cli.common import display_path
-from safehold.errors import ConflictError, FormatError, InvalidInputError
+from safehold.errors import FormatError
+from safehold.output_files import PrivateOutput
+
+__all__ = ["ImportTally", "PrivateOutput", "open_input", "progress_bar"]
 
 MAX_ERRORS_KEPT = 20
 PROGRESS_EVERY = 4096  # rows between progress updates
@@ -101,76 +99,3 @@ def open_input(path: str, *, name: str, max_line_bytes: int) -> tuple[DecodedLin
         binary.close()
         raise
     return lines, st.st_size if stat.S_ISREG(st.st_mode) else None
-
-
-class PrivateOutput:
-    """A new file for a hash list, mode 0600; removed again if writing it fails.
-
-    Use as a context manager yielding a text stream. Without ``force`` the file must not exist
-    (``O_CREAT | O_EXCL``: a symbolic link there is not followed, it counts as existing). With
-    ``force`` an existing regular file is replaced atomically once writing succeeded (the data
-    goes to a temporary file in the same folder, renamed over it); a symbolic link or a special
-    file at ``path`` is refused, never followed or written through.
-
-    Raises (from ``__enter__``):
-        ConflictError: ``path`` exists and ``force`` is not set.
-        InvalidInputError: with ``force``, ``path`` is a symbolic link or not a regular file.
-        OSError: the file cannot be created.
-    """
-
-    def __init__(self, path: Path, *, force: bool = False) -> None:
-        self.path = path
-        self.force = force
-        self._written: str | None = None  # the file we created (temporary with force)
-        self._stream: TextIO | None = None
-
-    def __enter__(self) -> TextIO:
-        shown = display_path(self.path, markup=False)
-        if self.force:
-            try:
-                st = os.lstat(self.path)
-            except FileNotFoundError:
-                st = None
-            if st is not None and stat.S_ISLNK(st.st_mode):
-                raise InvalidInputError(f"{shown} is a symbolic link; not writing through it")
-            if st is not None and not stat.S_ISREG(st.st_mode):
-                raise InvalidInputError(f"{shown} is not a regular file; not replacing it")
-            folder = os.path.dirname(os.path.abspath(self.path))
-            try:
-                fd, self._written = tempfile.mkstemp(
-                    prefix=f".{self.path.name[:100]}.", suffix=".partial", dir=folder
-                )
-            except OSError as exc:  # name the file asked for, not the temporary one
-                raise OSError(exc.errno, exc.strerror, os.fspath(self.path)) from None
-        else:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            try:
-                fd = os.open(self.path, flags, 0o600)
-            except FileExistsError:
-                raise ConflictError(f"{shown} already exists; use --force to replace it") from None
-            self._written = os.fspath(self.path)
-        os.fchmod(fd, 0o600)
-        self._stream = open(fd, "w", encoding="utf-8", newline="")
-        return self._stream
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        written = self._written
-        if self._stream is None or written is None:
-            return
-        try:
-            self._stream.close()  # flushes: a full disk fails here
-        except BaseException:
-            self._remove()
-            raise
-        if exc_type is not None:
-            self._remove()
-        elif self.force:
-            try:
-                os.replace(written, self.path)
-            except BaseException:
-                self._remove()
-                raise
-
-    def _remove(self) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self._written or "")

@@ -9,6 +9,7 @@ partial file when it fails. Only export prints hash values.
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,17 +28,21 @@ from safehold.banks.formats import (
 )
 from safehold.banks.lines import CSV_LINE_LIMIT, PLAIN_LINE_LIMIT
 from safehold.banks.models import BankEntry, Category
+from safehold.banks.service import BankService
 from safehold.banks.validation import signal_type_class
+from safehold.banks.vpdq_sampling import VpdqResampler
 from safehold.cli.bank_files import ImportTally, PrivateOutput, open_input, progress_bar
 from safehold.cli.common import (
     count_noun,
     display_path,
     get_bank_service,
     handle_errors,
+    load_settings,
     silence_stdout,
     stderr_console,
 )
-from safehold.errors import InvalidInputError
+from safehold.errors import InvalidInputError, SafeholdError
+from safehold.signals.content import SNIFF_BYTES, sniff
 
 #: Exit status of ``import`` when no row could be read (documented in docs/banks.md).
 EXIT_NOTHING_READ = 1
@@ -79,8 +84,11 @@ def import_(
             fmt = "csv"
         service = get_bank_service()
         bank = service.get_bank(name)
+        resampler = VpdqResampler(load_settings().vpdq_seconds_per_frame)
         cat = Category.parse(category) if category else None
         limit = CSV_LINE_LIMIT if fmt == "csv" else PLAIN_LINE_LIMIT
+        if file != "-":
+            _refuse_media(file, shown, bank.name)
         lines, size = open_input(file, name=shown, max_line_bytes=limit)
         try:
             if not fmt:
@@ -89,7 +97,14 @@ def import_(
                     console.print(f"note: {shown} starts with a CSV header; reading it as CSV",
                                   markup=False)  # fmt: skip
                     lines.max_line_bytes = CSV_LINE_LIMIT
-            items = read_bank_file(lines, fmt, signal_type=signal_type, category=cat, source=source)
+            items = read_bank_file(
+                lines,
+                fmt,
+                signal_type=signal_type,
+                category=cat,
+                source=source,
+                resampler=resampler,
+            )
             with progress_bar(console) as progress:
                 task = progress.add_task(f"importing into {bank.name}", total=size, rows="")
 
@@ -106,6 +121,9 @@ def import_(
         f"{count_noun(tally.bad, 'bad row')}",
         markup=False,
     )
+    resampled = resampler.describe()
+    if resampled:
+        console.print(f"  {resampled}", markup=False)
     for error in tally.errors:
         console.print(f"  {error.message}", markup=False)
     if tally.bad > len(tally.errors):
@@ -114,6 +132,32 @@ def import_(
     if tally.valid == 0:
         console.print(f"error: nothing could be read from {shown}", markup=False)
         raise typer.Exit(EXIT_NOTHING_READ)
+
+
+def _refuse_media(path: str, shown: str, bank: str) -> None:
+    """Refuse a photo or video given to ``import`` (it reads hash lists): point to add-media.
+
+    Only a regular file is looked at (reading a FIFO would consume its data); one that cannot
+    be read is left to :func:`open_input` to report.
+
+    Raises:
+        InvalidInputError: the first bytes are those of a format ``add-media`` hashes.
+    """
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return
+    try:
+        content_type, name = sniff(head)
+    except SafeholdError:
+        return
+    raise InvalidInputError(
+        f"{shown} looks like a {content_type.value} ({name}), not a hash list; to add the "
+        f"hashes of media files use `safehold bank add-media {bank} FILE...`"
+    )
 
 
 def _write(entries: Iterator[BankEntry], out: TextIO, fmt: str, mixed: bool) -> int:
@@ -126,35 +170,47 @@ def export(
     name: str = typer.Argument(..., help="Bank to export."),
     fmt: str = typer.Option("csv", "--format", help="csv or plain."),
     output: Path | None = typer.Option(
-        None, help="New file to write, mode 0600 (default: stdout); see --force."
+        None,
+        "--output",
+        "-o",
+        help="New regular file to write, mode 0600 (default or '-': stdout); see --force. "
+        "Links, devices and FIFOs are refused.",
     ),
     force: bool = typer.Option(
         False, "--force", help="Replace an existing --output file (never a link or device)."
     ),
-    signal_type: str | None = typer.Option(None, help="Only entries of this signal type."),
+    signal_types: list[str] = typer.Option(
+        [],
+        "--signal-type",
+        "-t",
+        metavar="TYPE",
+        help="Only entries of this signal type (repeatable: every type given).",
+    ),
     include_disabled: bool = typer.Option(False, help="Also export disabled entries."),
 ) -> None:
     """Write a bank's entries as CSV or a plain list (this prints hash values)."""
     with handle_errors():
         fmt = _check_format(fmt) or "csv"
-        wanted = None
-        if signal_type is not None:
-            wanted = canonical_signal_type(signal_type)
-            signal_type_class(wanted)
+        wanted: list[str] = []
+        for value in signal_types:
+            canonical = canonical_signal_type(value)
+            signal_type_class(canonical)
+            if canonical not in wanted:
+                wanted.append(canonical)
+        if output is not None and os.fspath(output) == "-":
+            output = None
         service = get_bank_service()
         summary = service.summarize_bank(name)
         types = {
             c.signal_type
             for c in summary.counts
             if (c.enabled or (include_disabled and c.disabled))
-            and (wanted is None or c.signal_type == wanted)
+            and (not wanted or c.signal_type in wanted)
         }
         if fmt == "plain":
             check_plain_exportable(types)  # before a single byte is written
-        mixed = wanted is None and len(types) > 1
-        entries = service.iter_entries(
-            summary.bank.name, signal_type=wanted, include_disabled=include_disabled
-        )
+        mixed = len(wanted) != 1 and len(types) > 1
+        entries = _entries(service, summary.bank.name, wanted, include_disabled)
         if output is not None:
             with PrivateOutput(output, force=force) as out:
                 count = _write(entries, out, fmt, mixed)
@@ -169,3 +225,16 @@ def export(
                 raise
         noun = count_noun(count, "entry", "entries")
         stderr_console().print(f"exported {noun} from {summary.bank.name}", markup=False)
+
+
+def _entries(
+    service: BankService, bank: str, wanted: list[str], include_disabled: bool
+) -> Iterator[BankEntry]:
+    """Every entry (``wanted`` empty) or those of each wanted signal type, type by type."""
+    if not wanted:
+        yield from service.iter_entries(bank, signal_type=None, include_disabled=include_disabled)
+        return
+    for signal_type in wanted:
+        yield from service.iter_entries(
+            bank, signal_type=signal_type, include_disabled=include_disabled
+        )

@@ -9,17 +9,29 @@ from __future__ import annotations
 import typer
 
 from safehold.cli.common import display_text, handle_errors, load_settings
+from safehold.errors import InvalidInputError
 from safehold.storage.engine import database_status, upgrade_database
+
+#: Exit status of ``db current`` when the schema is not the one this Safehold expects.
+EXIT_NOT_CURRENT = 3
 
 app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_help=True)
 
 
 @app.command("upgrade")
 def upgrade(
-    revision: str = typer.Option("head", help="Schema revision to migrate to."),
+    revision: str = typer.Option(
+        "head", help="Schema revision to migrate to (forward only; default: newest)."
+    ),
 ) -> None:
     """Migrate the database to the newest schema (safe to run again)."""
     with handle_errors():
+        wanted = revision.strip().lower()
+        if wanted == "base" or wanted.startswith("-") or wanted.startswith("base"):
+            raise InvalidInputError(
+                f"db upgrade only moves forward; {revision!r} would be a downgrade, which "
+                "Safehold does not support (restore a backup instead)"
+            )
         name, state = upgrade_database(load_settings(), revision)
     shown = display_text(name, markup=False)
     typer.echo(f"database {shown} is at schema revision {state.describe_current()}")
@@ -27,7 +39,10 @@ def upgrade(
 
 @app.command("current")
 def current() -> None:
-    """Show the database's schema revision and whether it is up to date."""
+    """Show the database's schema revision and whether it is up to date.
+
+    Exit status: 0 up to date; 3 needs migration (or is newer than this Safehold); 2 error.
+    """
     with handle_errors():
         name, state = database_status(load_settings())
     typer.echo(f"database: {display_text(name, markup=False)}")
@@ -39,3 +54,5 @@ def current() -> None:
         typer.echo("status:   newer than this Safehold; upgrade Safehold")
     else:
         typer.echo("status:   needs migration; run `safehold db upgrade`")
+    if not state.is_current:
+        raise typer.Exit(EXIT_NOT_CURRENT)

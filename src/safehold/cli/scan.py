@@ -2,8 +2,9 @@
 
 Records go to stdout (or ``--output``), one JSON object per file; progress (with rate and ETA)
 and the summary table go to stderr, so stdout stays machine-readable. The exit status encodes
-the outcome (``docs/scanning.md``): 0 clean, 1 match, 4 file errors, 5 both, 2 usage or fatal
-error, 130 interrupted, 141 stdout closed early.
+the outcome (``docs/scanning.md``): 0 clean, 1 match, 4 file errors, 5 both, 8 nothing to
+match against (12 with file errors), 2 usage or fatal error, 130 interrupted, 141 stdout
+closed early.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ from typing import Any
 
 import typer
 
+from safehold.cli.bank import parse_threshold_options
 from safehold.cli.common import get_bank_service, handle_errors, load_settings, make_console
-from safehold.cli.scan_run import check_outputs, guard_run, print_summary, record_sink
+from safehold.cli.scan_run import (
+    check_outputs,
+    guard_run,
+    print_summary,
+    record_sink,
+    warn_nothing_to_match,
+)
 from safehold.errors import InvalidInputError
 from safehold.scanning import ScanConfig
 from safehold.scanning import scan as run_scan
@@ -24,33 +32,23 @@ from safehold.scanning.config import (
     MAX_WORKERS_PER_CPU,
     MIN_MEMORY_LIMIT_BYTES,
     check_preshrink,
+    max_memory_limit_bytes,
     max_workers,
 )
 
 
 def parse_thresholds(values: list[str]) -> dict[str, int]:
-    """Parse repeated ``TYPE=N`` options into ``{type: n}``.
+    """Parse repeated ``TYPE=N`` options into ``{type: n}`` (the parser ``bank create``
+    uses, :func:`safehold.cli.bank.parse_threshold_options`).
 
     Raises:
         typer.BadParameter: a value is not ``name=integer``, or a type is given twice
             (exit status 2).
     """
-    out: dict[str, int] = {}
-    for value in values:
-        name, sep, number = value.partition("=")
-        if not sep or not name.strip() or not number.strip().lstrip("-").isdigit():
-            raise typer.BadParameter(
-                f"{value!r} is not TYPE=N, e.g. pdq=20", param_hint="--threshold"
-            )
-        key = name.strip().lower()
-        if key in out:
-            raise typer.BadParameter(
-                f"{key} is given more than once ({key}={out[key]}, {value.strip()}); "
-                "give each signal type once",
-                param_hint="--threshold",
-            )
-        out[key] = int(number)
-    return out
+    try:
+        return parse_threshold_options(values)
+    except InvalidInputError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--threshold") from None
 
 
 def check_paths(values: list[str]) -> list[str]:
@@ -84,6 +82,12 @@ def check_workers(value: int | None) -> int | None:
 
 
 def _check_memory(value: int) -> int:
+    most = max_memory_limit_bytes() // 2**20
+    if value > most:
+        raise typer.BadParameter(
+            f"at most {most} MiB (this machine's RLIMIT_AS bound); got {value}",
+            param_hint="--memory-limit",
+        )
     if value * 2**20 < MIN_MEMORY_LIMIT_BYTES:
         raise typer.BadParameter(
             f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB (a worker maps about 300 MiB "
@@ -93,7 +97,12 @@ def _check_memory(value: int) -> int:
     return value
 
 
-def _check_preshrink(value: int | None) -> int | None:
+def check_preshrink_option(value: int | None) -> int | None:
+    """``--preshrink`` (``scan`` and ``hash``): 0 or at least 64 (:func:`check_preshrink`).
+
+    Raises:
+        typer.BadParameter: exit status 2 with a usage message.
+    """
     if value is not None:
         try:
             check_preshrink(value)
@@ -103,12 +112,17 @@ def _check_preshrink(value: int | None) -> int | None:
 
 
 def _file(value: str | None) -> Path | None:
-    return None if value is None else Path(value)
+    """``--output FILE``: None (and ``-``) mean standard output."""
+    return None if value is None or value == "-" else Path(value)
 
 
 def _check_file_name(param: typer.CallbackParam, value: str | None) -> str | None:
     if value == "":
         raise typer.BadParameter("an empty file name", param_hint=f"--{param.name}")
+    if value == "-" and param.name == "html":
+        raise typer.BadParameter(
+            "the report cannot go to standard output; name a file", param_hint="--html"
+        )
     return value
 
 
@@ -129,14 +143,15 @@ def scan(
         "-o",
         metavar="FILE",
         callback=_check_file_name,
-        help="Write JSON Lines here instead of stdout.",
+        help="Write JSON Lines to this regular file instead of stdout ('-': stdout). "
+        "Links, devices and FIFOs are refused.",
     ),
     html: str | None = typer.Option(
         None,
         "--html",
         metavar="FILE",
         callback=_check_file_name,
-        help="Also write a self-contained HTML report here.",
+        help="Also write a self-contained HTML report to this regular file.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", "-j", min=1, metavar="N", callback=check_workers, help=WORKERS_HELP
@@ -175,7 +190,7 @@ def scan(
         None,
         "--preshrink",
         metavar="PX",
-        callback=_check_preshrink,
+        callback=check_preshrink_option,
         help="Shrink photos to this longest side before PDQ: 0 = never, else at least 64. "
         "Default: 512.",
     ),
@@ -200,16 +215,27 @@ def scan(
         metavar="",
         help="Hash every file again and do not update the scan cache.",
     ),
+    hash_only: bool = typer.Option(
+        False,
+        "--hash-only",
+        metavar="",
+        help="Only hash: do not load banks or match (exit 0, not 8, without banks).",
+    ),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q", metavar="", help="No progress bar and no summary."
+        False,
+        "--quiet",
+        "-q",
+        metavar="",
+        help="No progress bar and no summary (the nothing-to-match warning still shows).",
     ),
 ) -> None:
     """Scan files and folders for known material; write one JSON line per file.
 
     Exit status:
     0 no match and no file errors; 1 match found; 4 file errors, no match;
-    5 matches and file errors; 2 usage or fatal error; 130 interrupted (Ctrl-C);
-    141 output closed early (e.g. piped into head).
+    5 matches and file errors; 8 nothing to match against (no bank entries: files
+    only hashed; see --hash-only), 12 the same with file errors; 2 usage or fatal
+    error; 130 interrupted (Ctrl-C); 141 output closed early (e.g. piped into head).
     """
     console = make_console(stderr=True)
     interrupted = "interrupted" + ("" if no_cache else "; the scan cache keeps the files done")
@@ -232,7 +258,9 @@ def scan(
         if timeout is not None:
             overrides["file_timeout_seconds"] = timeout
         config = ScanConfig.from_settings(settings, use_cache=not no_cache, **overrides)
-        banks = get_bank_service()
+        if hash_only and bank_names:
+            raise InvalidInputError("--hash-only matches nothing; leave out --bank")
+        banks = None if hash_only else get_bank_service()
         show_progress = not quiet and console.is_terminal
         with record_sink(output_path, html_path, console, show_progress) as sink:
             on_record, on_total, report = sink
@@ -242,5 +270,7 @@ def scan(
         if report is not None and html_path is not None:
             report.write(html_path, summary)
         if not quiet:
-            print_summary(console, summary, banks, bank_names)
-    raise typer.Exit(summary.exit_status())
+            print_summary(console, summary, banks, bank_names, hash_only=hash_only)
+        elif not hash_only and summary.bank_entries == 0:
+            warn_nothing_to_match(console, banks, bank_names)
+    raise typer.Exit(summary.exit_status(hash_only=hash_only))

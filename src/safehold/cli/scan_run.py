@@ -40,6 +40,7 @@ from rich.text import Text
 from safehold.banks.service import BankService
 from safehold.cli.common import EXIT_ERROR, display_text
 from safehold.errors import InvalidInputError
+from safehold.output_files import open_stream
 from safehold.scanning import ScanRecord, ScanSummary
 from safehold.scanning.outputs import check_destination
 from safehold.scanning.report import HtmlReport
@@ -64,8 +65,9 @@ def check_outputs(output: Path | None, html: Path | None) -> tuple[Path, ...]:
     """Check the output files before scanning; return them for ``ScanConfig.output_paths``.
 
     Raises:
-        InvalidInputError: a path is a folder, its folder is missing or not writable, or
-            ``--output`` and ``--html`` name the same file.
+        InvalidInputError: a path is a folder, symbolic link, device or other special file, its
+            folder is missing or not writable, or ``--output`` and ``--html`` name the same
+            file.
     """
     outputs = tuple(p for p in (output, html) if p is not None)
     for path in outputs:
@@ -107,9 +109,7 @@ def record_sink(
 
     def stream() -> IO[str]:
         if not opened:
-            opened.append(
-                output.open("w", encoding="utf-8", newline="\n") if output else sys.stdout
-            )
+            opened.append(open_stream(output) if output else sys.stdout)
         return opened[0]
 
     def on_total(total: int) -> None:
@@ -136,7 +136,10 @@ def record_sink(
 
 def _nothing_to_match_hint(banks: BankService | None, bank_names: Sequence[str]) -> str:
     """Why no bank entry was loaded, and what to do about it."""
-    load = "Load a bank with `safehold bank import` or `safehold bank add-media`."
+    load = (
+        "Load a bank with `safehold bank import` or `safehold bank add-media` (or pass "
+        "--hash-only to only hash)."
+    )
     known = banks.list_banks() if banks is not None else []
     if not known:
         return f"No bank entries to match against: files were hashed only. {load}"
@@ -152,17 +155,27 @@ def _nothing_to_match_hint(banks: BankService | None, bank_names: Sequence[str])
     )
 
 
+def warn_nothing_to_match(
+    console: Console, banks: BankService | None, bank_names: Sequence[str] = ()
+) -> None:
+    """Print why no bank entry was loaded (shown even with ``--quiet``: exit status 8)."""
+    hint = _nothing_to_match_hint(banks, bank_names)
+    console.print(f"[yellow]warning: {display_text(hint)}[/yellow]")
+
+
 def print_summary(
     console: Console,
     summary: ScanSummary,
     banks: BankService | None = None,
     bank_names: Sequence[str] = (),
+    *,
+    hash_only: bool = False,
 ) -> None:
-    """Print the summary table, and a hint (naming the cause) when no bank entry was loaded."""
+    """Print the summary table, and a hint (naming the cause) when no bank entry was loaded
+    (not for a ``--hash-only`` scan, which loads none on purpose)."""
     console.print(summary_table(summary))
-    if summary.bank_entries == 0:
-        hint = _nothing_to_match_hint(banks, bank_names)
-        console.print(f"[yellow]{display_text(hint)}[/yellow]")
+    if summary.bank_entries == 0 and not hash_only:
+        warn_nothing_to_match(console, banks, bank_names)
 
 
 def _ignore_later_sigint(signum: int, frame: FrameType | None) -> None:

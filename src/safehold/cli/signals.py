@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from safehold.cli.common import display_path, handle_errors, load_settings, make_console
+from safehold.cli.scan import check_paths, check_preshrink_option
 from safehold.errors import CorruptContentError, NotFoundError, SafeholdError
 from safehold.scanning.errors import UnreadableContentError
 from safehold.settings import Settings
@@ -190,8 +191,11 @@ def _table(results: Sequence[FileSignals], min_quality: int) -> Table:
 
 @app.callback(invoke_without_command=True)
 def hash_files(
-    files: list[Path] = typer.Argument(
-        ..., help="Files to hash (content is sniffed, not the name)."
+    file_names: list[str] = typer.Argument(
+        ...,
+        metavar="FILES...",
+        help="Files to hash (content is sniffed, not the name).",
+        callback=check_paths,
     ),
     signal_type: list[str] = typer.Option(
         [], "--signal-type", "-t", help="Signal type to compute (repeatable; default: all)."
@@ -203,7 +207,10 @@ def hash_files(
         False, "--unletterbox", help="Also hash without black bars (pdq)."
     ),
     preshrink: int | None = typer.Option(
-        None, "--preshrink", min=0, help="Longest side (px) photos shrink to before PDQ; 0 = never."
+        None,
+        "--preshrink",
+        callback=check_preshrink_option,
+        help="Longest side (px) photos shrink to before PDQ: 0 = never, else at least 64.",
     ),
     json_lines: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
 ) -> None:
@@ -226,7 +233,7 @@ def hash_files(
             raise typer.BadParameter(exc.message, param_hint="--signal-type") from None
         types = [cls(options) for cls in classes]
         results: list[FileSignals] = []
-        for path in files:
+        for path in map(Path, file_names):
             result = hash_file(path, types, settings)
             results.append(result)
             if json_lines:

@@ -198,6 +198,33 @@ def read_header(path: Path) -> tuple[dict[str, Any], int]:
     return header, start
 
 
+def peek_change_seq(path: Path) -> int | None:
+    """The change sequence a snapshot's header records, without reading its payload.
+
+    Only the prefix and the header (with its CRC) are checked: the answer says which
+    sequence to check storage against, never that the snapshot is usable (:func:`load`
+    decides that). None when the file is missing or its header unreadable.
+    """
+    try:
+        with path.open("rb") as f:
+            prefix = f.read(_PREFIX.size)
+            if len(prefix) < _PREFIX.size:
+                return None
+            magic, version, hlen, hcrc, _ = _PREFIX.unpack(prefix)
+            if magic != MAGIC or version != FORMAT_VERSION:
+                return None
+            raw = f.read(hlen)
+    except OSError:
+        return None
+    if len(raw) != hlen or zlib.crc32(raw) != hcrc:
+        return None
+    try:
+        seq = json.loads(raw)["change_seq"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
 def _open_array(path: Path, start: int, spec: dict[str, Any], mmap: bool) -> npt.NDArray[Any]:
     dtype = np.dtype(spec["dtype"])
     shape = tuple(int(x) for x in spec["shape"])

@@ -27,6 +27,9 @@ DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
 #: to fail (FFmpeg cannot create its decoding threads), under 512 MiB small photos do too.
 #: 1 GiB leaves room for ordinary media; big photos need the default.
 MIN_MEMORY_LIMIT_BYTES = 1024**3
+#: Largest worker memory bound that fits ``setrlimit`` (a C ``rlim_t``) when the hard
+#: ``RLIMIT_AS`` is unlimited: 4 EiB, far above any machine's address space.
+MAX_MEMORY_LIMIT_BYTES = 2**62
 
 #: Most worker processes per CPU core: hashing is CPU-bound, so more only costs memory
 #: (each worker maps about 300 MiB) and start-up time; 4 leaves room for slow storage.
@@ -36,6 +39,8 @@ MAX_WORKERS_PER_CPU = 4
 #: (Meta's PDQ reference, ``pdqhash.cpp``), so shrinking below 64 pixels destroys the hash.
 MIN_PRESHRINK = 64
 
+#: Name of the match index snapshot folder inside ``Settings.data_dir``.
+INDEX_DIR_NAME = "index"
 #: Name of the scan cache file inside ``Settings.data_dir``.
 CACHE_FILE_NAME = "scan-cache.sqlite"
 
@@ -63,6 +68,8 @@ class ScanConfig:
         index_options: keyword options per signal type for its ``build_index`` (the PDQ
             quality floor, the vPDQ match percentages), from settings.
         cache_path: SQLite scan cache file; None disables the cache.
+        index_dir: folder of match index snapshots (``<data_dir>/index``, see
+            :mod:`safehold.scanning.snapshots`); None builds every index in memory per run.
         cache_commit_every: cache rows per commit (a killed scan loses at most this many).
         plugin_modules: modules imported in the parent and every worker before hashing, to
             register extra signal types.
@@ -89,6 +96,7 @@ class ScanConfig:
     pdq_min_quality: int = 50
     index_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cache_path: Path | None = None
+    index_dir: Path | None = None
     cache_commit_every: int = 200
     plugin_modules: tuple[str, ...] = ()
     settings: Settings | None = None
@@ -108,6 +116,13 @@ class ScanConfig:
                 f"the worker memory limit must be at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB "
                 f"(a worker needs about 300 MiB before it opens a file); "
                 f"got {self.memory_limit_bytes // 2**20} MiB"
+            )
+        if self.memory_limit_bytes is not None and self.memory_limit_bytes > (
+            max_memory_limit_bytes()
+        ):
+            raise InvalidInputError(
+                f"the worker memory limit must be at most {max_memory_limit_bytes() // 2**20} "
+                f"MiB (this machine's RLIMIT_AS bound); got {self.memory_limit_bytes // 2**20} MiB"
             )
         check_preshrink(self.hash_options.preshrink)
 
@@ -151,6 +166,7 @@ class ScanConfig:
                 },
             },
             cache_path=settings.data_dir / CACHE_FILE_NAME if use_cache else None,
+            index_dir=settings.data_dir / INDEX_DIR_NAME,
             settings=settings,
         )
         return replace(config, **overrides)
@@ -163,6 +179,22 @@ class ScanConfig:
 def max_workers() -> int:
     """The most worker processes a scan may ask for: :data:`MAX_WORKERS_PER_CPU` per core."""
     return MAX_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def max_memory_limit_bytes() -> int:
+    """The largest ``memory_limit_bytes`` a worker can be given, in bytes.
+
+    The hard ``RLIMIT_AS`` of this process when it is finite (a worker cannot raise its soft
+    limit above it), else :data:`MAX_MEMORY_LIMIT_BYTES`.
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX: no RLIMIT_AS
+        return MAX_MEMORY_LIMIT_BYTES
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard == resource.RLIM_INFINITY or hard < 0:
+        return MAX_MEMORY_LIMIT_BYTES
+    return min(hard, MAX_MEMORY_LIMIT_BYTES)
 
 
 def check_preshrink(preshrink: int) -> None:

@@ -1,7 +1,10 @@
 """Match a file's signals against the banks: one index per signal type, per-bank thresholds.
 
 Built once per scan from ``BankService.matchable_entries`` (enabled entries of enabled banks),
-so bank changes show up on the next run, cached files included. The threshold for a (bank,
+so bank changes show up on the next run, cached files included. With an ``index_dir`` the PDQ
+index comes from its snapshot there, caught up with the bank change log
+(:mod:`safehold.scanning.snapshots`); it holds every PDQ entry, and hits on entries this run
+did not load (disabled, or outside the run's banks) are dropped. The threshold for a (bank,
 signal type) pair is the run's override if given, else the bank's own threshold, else the
 default (settings, then the signal type's ``default_threshold``). Each index is queried once
 with the largest threshold in use for its type, and each hit is kept only within its bank's
@@ -15,13 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from safehold.banks.models import BankEntry
 from safehold.banks.service import BankService
 from safehold.errors import ConflictError, InvalidInputError
 from safehold.scanning.records import MatchInfo
+from safehold.scanning.snapshots import open_pdq_index
 from safehold.signals.base import IndexHit, Signal, SignalIndex, SignalType, get_signal_type
+from safehold.signals.pdq import PdqIndex
 
 
 def resolve_thresholds(signal_types: Iterable[str], overrides: Mapping[str, int]) -> dict[str, int]:
@@ -73,6 +79,9 @@ class Matcher:
         pdq_min_quality: PDQ signals below this quality are not matched.
         index_options: keyword arguments for each type's ``build_index`` (e.g.
             ``{"vpdq": {"query_match_percent": 80.0}}``); types without an entry get none.
+        index_dir: folder of index snapshots (``<data_dir>/index``); None builds every
+            index from the entries. ``index_origins`` then says, per signal type, whether
+            its index was ``snapshot`` (loaded and caught up) or ``rebuilt``.
 
     Raises:
         NotFoundError: a restricting bank name does not exist.
@@ -91,6 +100,7 @@ class Matcher:
         bank_names: Sequence[str] = (),
         pdq_min_quality: int = 50,
         index_options: Mapping[str, Mapping[str, Any]] | None = None,
+        index_dir: Path | None = None,
     ) -> None:
         self.overrides = resolve_thresholds(signal_types, overrides or {})
         self.defaults = dict(defaults or {})
@@ -109,6 +119,7 @@ class Matcher:
         wanted = {b.name for b in named}
         self.bank_thresholds = {b.name: dict(b.thresholds) for b in banks.list_banks()}
         self._indexes: dict[str, _TypeIndex] = {}
+        self.index_origins: dict[str, str] = {}
         for name in signal_types:
             cls = get_signal_type(name)
             entries = {
@@ -118,10 +129,17 @@ class Matcher:
             }
             if not entries:
                 continue
-            pairs = [(e.id, e.value) for e in entries.values()]
-            # Built-in indexes take keyword bounds beyond the base signature (settings).
-            builder: Any = cls.build_index
-            index: SignalIndex = builder(pairs, **dict((index_options or {}).get(name, {})))
+            options = dict((index_options or {}).get(name, {}))
+            index: SignalIndex
+            if name == "pdq" and index_dir is not None:
+                opened = open_pdq_index(banks, index_dir)  # after the entries: see module doc
+                index = PdqIndex.from_binary(opened.index, **options)
+                self.index_origins[name] = opened.origin
+            else:
+                pairs = [(e.id, e.value) for e in entries.values()]
+                # Built-in indexes take keyword bounds beyond the base signature (settings).
+                builder: Any = cls.build_index
+                index = builder(pairs, **options)
             groups: dict[int, set[str]] = {}
             for bank in {e.bank_name for e in entries.values()}:
                 groups.setdefault(self.threshold(bank, name), set()).add(bank)

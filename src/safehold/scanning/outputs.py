@@ -5,25 +5,34 @@ it, and ``safehold scan media -o media/out.jsonl`` must not scan its own half-wr
 So a scan gets the paths it writes (:attr:`ScanConfig.output_paths`) and its scan cache, and:
 
 - :func:`check_destination` checks up front that an output can be written (its folder exists
-  and is writable; it is not a folder), before any file is hashed;
+  and is writable; it is not a folder, link, device or other special file: the shared rule
+  of :mod:`safehold.output_files`), before any file is hashed;
 - :func:`own_file_ids` names those files by identity (device, inode), so the walk skips them
   wherever they sit under a scanned folder (through symbolic links too);
 - :func:`is_safehold_output` tells an earlier run's output (safe to overwrite) from any other
   file (media, notes: the scan refuses to overwrite it).
 
-:func:`printable` renders a path for a message or the HTML report: bytes that are not valid
-UTF-8 (carried as surrogates, PEP 383) and control characters become backslash escapes.
+:func:`printable` (from :mod:`safehold.output_files`) renders a path for a message or the HTML
+report: bytes that are not valid UTF-8 and control characters become backslash escapes.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
 from safehold.errors import InvalidInputError
+from safehold.output_files import check_target, printable
+
+__all__ = [
+    "check_destination",
+    "is_safehold_output",
+    "own_file_ids",
+    "printable",
+    "refuse_clobbering",
+]
 
 #: SQLite files that sit beside a database file while it is open (WAL mode) or mid-commit.
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -33,65 +42,15 @@ JSONL_RECORD_START = b'{"path": '
 #: The marker in the HTML report's ``<head>`` (``templates/report.html``).
 HTML_REPORT_MARKER = b'<meta name="generator" content="safehold'
 
-_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-
-
-def printable(text: str | os.PathLike[str]) -> str:
-    """Return ``text`` safe for a terminal, a UTF-8 file or (after ``html.escape``) HTML.
-
-    An undecodable byte (surrogate U+DC80..U+DCFF, as ``os.fsdecode`` carries it) becomes
-    ``\\xNN``; control and format characters, line separators and other lone surrogates
-    become ``\\n``, ``\\xNN`` or ``\\uNNNN``; on POSIX a literal backslash is doubled.
-    Everything else, non-ASCII letters included, is kept (the rules of
-    ``safehold.cli.common.display_path``). The result always encodes as UTF-8.
-    """
-    out: list[str] = []
-    for char in os.fspath(text):
-        if char == "\\" and os.sep == "/":  # doubled, so ``\x41`` in a name stays unambiguous
-            out.append("\\\\")
-            continue
-        if unicodedata.category(char) not in _UNSAFE:
-            out.append(char)
-            continue
-        code = ord(char)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif code <= 0xFF:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-    return "".join(out)
-
 
 def check_destination(path: Path) -> None:
-    """Check that the file ``path`` can be (over)written, without touching it.
+    """Check that the file ``path`` can be (over)written: :func:`output_files.check_target`.
 
     Raises:
-        InvalidInputError: the path is a folder (``Path("")`` is ``.``: callers refuse an empty
-            name first) or not writable, or its folder is missing or not writable. The message
-            names the path (via :func:`printable`).
+        InvalidInputError: a link, folder, device or other special file, not writable, or its
+            folder is missing or not writable.
     """
-    shown = printable(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {shown}: {exc.strerror or exc}") from None
-    if st is not None:
-        if stat.S_ISDIR(st.st_mode):
-            raise InvalidInputError(f"cannot write {shown}: it is a folder; name a file")
-        if not os.access(path, os.W_OK):
-            raise InvalidInputError(f"cannot write {shown}: permission denied")
-        return
-    if not parent.is_dir():
-        raise InvalidInputError(f"cannot write {shown}: folder {printable(parent)} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"cannot write {shown}: folder {printable(parent)} is not writable")
+    check_target(path)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -101,6 +101,7 @@ def scan(
             bank_names=config.banks,
             pdq_min_quality=config.pdq_min_quality,
             index_options=config.index_options,
+            index_dir=config.index_dir,
         )
     own = own_file_ids(config.output_paths, config.cache_path)
     items = collect(paths, exclude=own)
@@ -108,6 +109,7 @@ def scan(
     todo = [item for item in items if item.to_scan]
     summary = ScanSummary(
         duplicate_dirs=sum(1 for i in items if i.duplicate_dir),
+        duplicate_files=sum(1 for i in items if i.duplicate_file),
         own_files=sum(1 for i in items if i.own_file),
     )
     summary.bank_entries = matcher.entry_count() if matcher else 0

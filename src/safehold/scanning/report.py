@@ -5,9 +5,10 @@ reviewers, no thumbnails or embedded images of matched files: only paths, bank n
 ids, categories, signal types, distances and error messages, each HTML-escaped. Bank hash
 values never reach it (records do not carry them). File names need not be valid UTF-8: bytes
 that are not, and control characters, are shown as backslash escapes
-(:func:`safehold.scanning.outputs.printable`), so the page is always valid UTF-8. The page is
+(:func:`safehold.output_files.printable`), so the page is always valid UTF-8. The page is
 written to a temporary file beside the target and renamed into place, so a failure never
-leaves a truncated report.
+leaves a truncated report; a link or special file at the target is refused, never replaced
+(:func:`safehold.output_files.write_replacing`).
 
 The layout lives in ``templates/report.html`` (``string.Template`` placeholders); this module
 builds the tables.
@@ -15,17 +16,14 @@ builds the tables.
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
-import tempfile
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from string import Template
 
 from safehold import __version__
-from safehold.scanning.outputs import printable
+from safehold.output_files import printable, write_replacing
 from safehold.scanning.records import ScanRecord
 from safehold.scanning.summary import ScanSummary
 
@@ -45,13 +43,6 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:
             cells.append(f"<td{cls}>{cell}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table>\n<tr>{head}</tr>\n" + "\n".join(body) + "\n</table>"
-
-
-def _umask() -> int:
-    """The process umask (``mkstemp`` creates files 0600; the report gets the usual mode)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class HtmlReport:
@@ -93,19 +84,10 @@ class HtmlReport:
         """Write the page to ``path`` (UTF-8), replacing it in one step.
 
         Raises:
+            InvalidInputError: ``path`` is a symbolic link or special file (left untouched).
             OSError: the folder is not writable (``path`` is then left as it was).
         """
-        page = self.render(summary).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(page)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_replacing(path, self.render(summary).encode("utf-8"))
 
     def _matches(self) -> str:
         if not self.matched:

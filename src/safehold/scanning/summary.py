@@ -1,7 +1,9 @@
 """Totals of one scan run, the exit status they imply, and their Rich table.
 
 The exit status of ``safehold scan`` is a function of the totals only (see ``docs/scanning.md``):
-0 no match and no file error, 1 a match, 4 file errors and no match, 5 both.
+0 no match and no file error, 1 a match, 4 file errors and no match, 5 both; 8 nothing to
+match against (no bank entry was loaded, so files were only hashed; not for a hash-only scan),
+12 nothing to match against and file errors. Bits: 1 match, 4 file errors, 8 nothing to match.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ EXIT_MATCH = 1
 EXIT_USAGE = 2
 EXIT_FILE_ERRORS = 4
 EXIT_MATCH_AND_FILE_ERRORS = 5
+#: Added (bitwise or) to 0 or 4 when no bank entry was loaded: "no match" means nothing.
+EXIT_NOTHING_TO_MATCH = 8
 
 
 @dataclass(slots=True)
@@ -34,6 +38,7 @@ class ScanSummary:
         errors: error ``type`` -> number of files.
         bytes: total size of files with a known size.
         duplicate_dirs: directories not walked twice (already walked via another path).
+        duplicate_files: files not scanned twice (already reached via another path).
         own_files: Safehold's own files under a scanned folder (this run's outputs, the scan
             cache), left out of the scan.
         bank_entries: bank entries indexed for matching (0 without banks).
@@ -49,6 +54,7 @@ class ScanSummary:
     errors: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
     duplicate_dirs: int = 0
+    duplicate_files: int = 0
     own_files: int = 0
     bank_entries: int = 0
     worker_restarts: int = 0
@@ -77,11 +83,19 @@ class ScanSummary:
         """Throughput over the whole run (0.0 for an instant run)."""
         return self.files / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
-    def exit_status(self) -> int:
-        """0 clean, 1 match, 4 file errors without match, 5 matches and file errors."""
+    def exit_status(self, *, hash_only: bool = False) -> int:
+        """0 clean, 1 match, 4 file errors, 5 both; plus 8 when there was nothing to match.
+
+        8 (12 with file errors) means no bank entry was loaded (``bank_entries == 0``), so
+        "no match" says nothing. With ``hash_only`` (``safehold scan --hash-only``) an empty
+        bank set is expected and the 8 is left out.
+        """
         if self.matched:
             return EXIT_MATCH_AND_FILE_ERRORS if self.error_count else EXIT_MATCH
-        return EXIT_FILE_ERRORS if self.error_count else EXIT_CLEAN
+        status = EXIT_FILE_ERRORS if self.error_count else EXIT_CLEAN
+        if not hash_only and not self.bank_entries:
+            status |= EXIT_NOTHING_TO_MATCH
+        return status
 
     def to_dict(self) -> dict[str, Any]:
         """Return the totals as JSON-ready values."""
@@ -94,6 +108,7 @@ class ScanSummary:
             "errors": dict(sorted(self.errors.items())),
             "bytes": self.bytes,
             "duplicate_dirs": self.duplicate_dirs,
+            "duplicate_files": self.duplicate_files,
             "own_files": self.own_files,
             "bank_entries": self.bank_entries,
             "worker_restarts": self.worker_restarts,
@@ -119,6 +134,8 @@ def summary_table(summary: ScanSummary) -> Table:
         table.add_row("errors", "0")
     if summary.duplicate_dirs:
         table.add_row("directories already walked", str(summary.duplicate_dirs))
+    if summary.duplicate_files:
+        table.add_row("files already scanned (reached twice)", str(summary.duplicate_files))
     if summary.own_files:
         table.add_row("own output/cache files skipped", str(summary.own_files))
     if summary.worker_restarts:

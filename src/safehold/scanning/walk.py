@@ -4,6 +4,9 @@ Directories are walked depth first with entries sorted by name, so two runs over
 yield the same order. Symbolic links to files are scanned under the link's path; symbolic links
 to directories are followed, but a directory already walked (same device and inode, which covers
 symlink loops) is not walked again: it is reported as a duplicate, not silently dropped.
+Likewise a regular file reached a second time (named twice, named and inside a named folder,
+through a symbolic link or a hard link) is scanned once, under the path it was first reached
+by; later paths come out flagged ``duplicate_file``.
 The only files left out are Safehold's own (the run's outputs and its scan cache, named by
 identity in ``exclude``): they come out flagged ``own_file``, so the scan can count them.
 Nothing else is skipped: a path that cannot be read, a broken link or a special file (FIFO,
@@ -36,6 +39,8 @@ class WalkItem:
         duplicate_dir: True for a directory not walked because it was already walked
             (``error`` is None and the item is not a file to scan).
         own_file: True for one of Safehold's own files (in ``exclude``): not a file to scan.
+        duplicate_file: True for a regular file already yielded under another path (same
+            ``(st_dev, st_ino)``): not scanned again.
     """
 
     path: str
@@ -44,11 +49,12 @@ class WalkItem:
     error: SafeholdError | None = None
     duplicate_dir: bool = False
     own_file: bool = False
+    duplicate_file: bool = False
 
     @property
     def to_scan(self) -> bool:
         """Whether this item gets a record (a file, or a path with an error)."""
-        return not (self.duplicate_dir or self.own_file)
+        return not (self.duplicate_dir or self.own_file or self.duplicate_file)
 
 
 def _kind(mode: int) -> str:
@@ -78,22 +84,27 @@ def walk(
     Named paths are visited in the order given (an exact repeat is visited once); inside a
     directory, entries are visited sorted by name. Yields :class:`WalkItem` with ``error`` set
     for unreadable paths, broken links and special files, ``duplicate_dir`` set for a
-    directory reached a second time, and ``own_file`` set for a regular file whose
+    directory reached a second time, ``duplicate_file`` for a regular file reached a second
+    time (by identity), and ``own_file`` set for a regular file whose
     ``(st_dev, st_ino)`` is in ``exclude``. Never raises for a bad path (callers refuse an
     empty path first: ``os.path.abspath("")`` is the working directory).
     """
     seen_paths: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
     for raw in paths:
         path = os.path.abspath(os.fspath(raw))
         if path in seen_paths:
             continue
         seen_paths.add(path)
-        yield from _visit(path, seen_dirs, exclude)
+        yield from _visit(path, seen_dirs, seen_files, exclude)
 
 
 def _visit(
-    top: str, seen_dirs: set[tuple[int, int]], exclude: Container[tuple[int, int]]
+    top: str,
+    seen_dirs: set[tuple[int, int]],
+    seen_files: set[tuple[int, int]],
+    exclude: Container[tuple[int, int]],
 ) -> Iterator[WalkItem]:
     # An explicit stack (not recursion): trees deeper than Python's recursion limit still walk.
     stack = [top]
@@ -105,8 +116,11 @@ def _visit(
             yield WalkItem(path, error=_os_error(path, exc))
             continue
         if stat.S_ISREG(st.st_mode):
-            own = (st.st_dev, st.st_ino) in exclude
-            yield WalkItem(path, st.st_size, st.st_mtime_ns, own_file=own)
+            key = (st.st_dev, st.st_ino)
+            own = key in exclude
+            duplicate = not own and key in seen_files
+            seen_files.add(key)
+            yield WalkItem(path, st.st_size, st.st_mtime_ns, own_file=own, duplicate_file=duplicate)
             continue
         if not stat.S_ISDIR(st.st_mode):
             yield WalkItem(path, error=UnreadableContentError(f"cannot scan: {_kind(st.st_mode)}"))

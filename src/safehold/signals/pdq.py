@@ -6,7 +6,8 @@ form is the one python-threatexchange, HMA and NCMEC exchange: 64 lower-case hex
 of the reference's hash vector is the most significant bit of the first byte
 (``np.packbits(vector).tobytes().hex()``).
 
-Matching is exact radius search over Hamming distance with :class:`safehold.index.FlatIndex`.
+Matching is exact radius search over Hamming distance with :class:`safehold.index.BinaryIndex`
+(multi-index hashing; a signal and its variants go through one ``search_any_batch`` call).
 A signal of quality below the index's ``min_quality`` (default 50, the PDQ authors' cut-off and
 ``Settings.pdq_min_quality``) never matches: a flat or tiny image hashes to noise.
 
@@ -38,7 +39,8 @@ import numpy.typing as npt
 import pdqhash
 
 from safehold.errors import InvalidSignalError
-from safehold.index.flat import FlatIndex, hex_to_rows
+from safehold.index.binary import BinaryIndex
+from safehold.index.flat import hex_to_rows
 from safehold.signals.base import (
     SIGNAL_TYPES,
     Content,
@@ -86,7 +88,7 @@ def hash_pixels_dihedral(pixels: npt.NDArray[np.uint8]) -> tuple[list[str], int]
 
 
 class PdqIndex(SignalIndex):
-    """Exact Hamming-radius search over PDQ bank entries.
+    """Exact Hamming-radius search over PDQ bank entries (a :class:`BinaryIndex`).
 
     Args:
         entries: validated ``(entry_id, hex)`` pairs.
@@ -97,13 +99,24 @@ class PdqIndex(SignalIndex):
     def __init__(
         self, entries: Sequence[tuple[int, str]], *, min_quality: int = DEFAULT_MIN_QUALITY
     ) -> None:
+        ids = np.asarray([entry_id for entry_id, _ in entries], dtype=np.int64)
+        rows = hex_to_rows([value for _, value in entries])
         self.min_quality = min_quality
-        self._flat = FlatIndex(
-            [entry_id for entry_id, _ in entries], hex_to_rows([value for _, value in entries])
-        )
+        self.binary = BinaryIndex.from_arrays(ids, rows, bits=HASH_BITS)
+
+    @classmethod
+    def from_binary(cls, index: BinaryIndex, *, min_quality: int = DEFAULT_MIN_QUALITY) -> PdqIndex:
+        """Wrap a ready :class:`BinaryIndex` of PDQ rows (e.g. one opened from a snapshot).
+
+        Disabled rows of ``index`` never match and are not counted by ``len``.
+        """
+        made = cls.__new__(cls)
+        made.min_quality = min_quality
+        made.binary = index
+        return made
 
     def __len__(self) -> int:
-        return len(self._flat)
+        return self.binary.stats().live
 
     def query(self, signal: Signal, threshold: int) -> list[IndexHit]:
         """Entries within ``threshold`` bits of ``signal`` or any of its variants.
@@ -121,15 +134,17 @@ class PdqIndex(SignalIndex):
         if not queries:
             return []
         rows = hex_to_rows([value for _, value in queries])
-        best: dict[int, tuple[int, str | None]] = {}
-        for (name, _), row in zip(queries, rows, strict=True):
-            ids, distances = self._flat.search(row, threshold)
-            for entry_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
-                if entry_id not in best or distance < best[entry_id][0]:
-                    best[entry_id] = (distance, name)
-        hits = [IndexHit(i, d, name) for i, (d, name) in best.items()]
-        hits.sort(key=lambda h: (h.distance, h.entry_id))
-        return hits
+        # one hit per entry: the smallest distance, ties to the lowest variant (query order)
+        hits = self.binary.search_any_batch(rows[np.newaxis], threshold)
+        assert hits.variants is not None
+        found = [
+            IndexHit(entry_id, distance, queries[variant][0])
+            for entry_id, distance, variant in zip(
+                hits.ids.tolist(), hits.distances.tolist(), hits.variants.tolist(), strict=True
+            )
+        ]
+        found.sort(key=lambda h: (h.distance, h.entry_id))
+        return found
 
 
 @SIGNAL_TYPES.register("pdq")

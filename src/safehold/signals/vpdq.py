@@ -30,7 +30,8 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from safehold.index.flat import FlatIndex
+from safehold.index.binary import BinaryIndex
+from safehold.index.video import frame_ids, match_frames
 from safehold.signals.base import (
     SIGNAL_TYPES,
     Content,
@@ -72,7 +73,11 @@ DEFAULT_BANK_MATCH_PERCENT = 80.0
 
 
 class VpdqIndex(SignalIndex):
-    """All bank frames in one :class:`FlatIndex`; one pass over query frames finds videos.
+    """All bank frames in one :class:`BinaryIndex`; one batch search over query frames.
+
+    Bank video *i* (in ``entries`` order among those with usable frames) is indexed under
+    ``frame_ids(i, n_frames)``; the frame hits of a query give the candidate videos and,
+    per video, the query and bank frames matched (:func:`safehold.index.match_frames`).
 
     Args:
         entries: validated ``(entry_id, vpdq value)`` pairs; entries without usable frames
@@ -95,19 +100,24 @@ class VpdqIndex(SignalIndex):
         self.bank_match_percent = bank_match_percent
         self._count = len(entries)
         blocks: list[npt.NDArray[np.uint64]] = []
+        keys: list[npt.NDArray[np.int64]] = []
         ids: list[int] = []
         sizes: list[int] = []
         for entry_id, value in entries:
             rows = usable_rows(parse_frames(value), min_quality)
             if len(rows):
+                keys.append(frame_ids(len(ids), len(rows)))
                 blocks.append(rows)
                 ids.append(entry_id)
                 sizes.append(len(rows))
         self._entry_ids = np.asarray(ids, dtype=np.int64)
         self._frames_per_entry = np.asarray(sizes, dtype=np.int64)
-        self._owner = np.repeat(np.arange(len(ids), dtype=np.int64), sizes)
-        rows_all = np.concatenate(blocks) if blocks else np.empty((0, HASH_BITS // 64), np.uint64)
-        self._flat = FlatIndex(np.arange(len(rows_all)), rows_all)
+        words = HASH_BITS // 64
+        self.binary = BinaryIndex.from_arrays(
+            np.concatenate(keys) if keys else np.empty(0, np.int64),
+            np.concatenate(blocks) if blocks else np.empty((0, words), np.uint64),
+            bits=HASH_BITS,
+        )
 
     def __len__(self) -> int:
         return self._count
@@ -119,33 +129,17 @@ class VpdqIndex(SignalIndex):
             InvalidSignalError: ``signal.value`` is not a vPDQ signal.
         """
         query_rows = usable_rows(parse_frames(signal.value), self.min_quality)
-        n_entries = len(self._entry_ids)
-        if len(query_rows) == 0 or n_entries == 0:
+        if len(query_rows) == 0 or len(self._entry_ids) == 0:
             return []
-        bank_hit = np.zeros(len(self._flat), dtype=bool)
-        query_hits = np.zeros(n_entries, dtype=np.int64)
-        nearest: list[list[int]] = [[] for _ in range(n_entries)]
-        for row in query_rows:
-            frame_ids, distances = self._flat.search(row, threshold)
-            if len(frame_ids) == 0:
-                continue
-            bank_hit[frame_ids] = True
-            owners = self._owner[frame_ids]
-            order = np.lexsort((distances, owners))  # by owner, then distance
-            owners, distances = owners[order], distances[order]
-            first = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            query_hits[owners[first]] += 1
-            for owner, distance in zip(
-                owners[first].tolist(), distances[first].tolist(), strict=True
-            ):
-                nearest[owner].append(distance)
-        bank_matched = np.bincount(self._owner[bank_hit], minlength=n_entries)
-        query_pct = 100.0 * query_hits / len(query_rows)
-        bank_pct = 100.0 * bank_matched / self._frames_per_entry
+        found = match_frames(self.binary.search_batch(query_rows, threshold))
+        query_pct = 100.0 * found.query_frames / len(query_rows)
+        bank_pct = 100.0 * found.bank_frames / self._frames_per_entry[found.entry_ids]
         ok = (query_pct >= self.query_match_percent) & (bank_pct >= self.bank_match_percent)
         hits = [
-            IndexHit(int(self._entry_ids[i]), round(float(np.median(nearest[i]))))
-            for i in np.flatnonzero(ok & (query_hits > 0))
+            IndexHit(int(self._entry_ids[video]), round(float(median)))
+            for video, median in zip(
+                found.entry_ids[ok].tolist(), found.median_distance[ok].tolist(), strict=True
+            )
         ]
         hits.sort(key=lambda h: (h.distance, h.entry_id))
         return hits

@@ -92,20 +92,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def create_database_engine(url: URL) -> Engine:
+def create_database_engine(url: URL, *, create_parent: bool = True) -> Engine:
     """Create an :class:`Engine` for ``url`` with Safehold's connection settings.
 
-    Creates the parent directory of an SQLite file. Does not connect.
+    With ``create_parent`` (the default data-dir database) the parent folder of an SQLite file
+    is created; without it (a database URL the user wrote, where a missing folder is most
+    likely a typo) a missing folder is an error. Does not connect.
 
     Raises:
-        StorageError: unknown driver, or the SQLite directory cannot be created.
+        StorageError: unknown driver, or the SQLite folder is missing (``create_parent``
+            False) or cannot be created.
     """
     kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
+            parent = Path(database).expanduser().parent
+            if not create_parent and not parent.is_dir():
+                raise StorageError(
+                    f"cannot use the database {safe_url(url)}: the folder {parent} does not "
+                    "exist (check SAFEHOLD_DATABASE_URL for a typo, or create the folder)"
+                )
             try:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StorageError(
                     f"cannot create the directory for {safe_url(url)}: {exc.strerror}"
@@ -172,7 +181,7 @@ def open_database(settings: Settings | None = None, *, migrate_embedded: bool = 
     """
     settings = settings or get_settings()
     url = normalize_url(settings.resolved_database_url())
-    engine = create_database_engine(url)
+    engine = create_database_engine(url, create_parent=not settings.database_url)
     try:
         with storage_errors(url):
             state = migrate.schema_state(engine)
@@ -205,8 +214,9 @@ def database_status(settings: Settings | None = None) -> tuple[str, migrate.Sche
     Raises:
         StorageError: bad URL or unreachable database.
     """
-    url = normalize_url((settings or get_settings()).resolved_database_url())
-    engine = create_database_engine(url)
+    settings = settings or get_settings()
+    url = normalize_url(settings.resolved_database_url())
+    engine = create_database_engine(url, create_parent=not settings.database_url)
     try:
         with storage_errors(url):
             return safe_url(url), migrate.schema_state(engine)
@@ -222,8 +232,9 @@ def upgrade_database(
     Raises:
         StorageError: bad URL, unreachable database, unknown revision, or a failed migration.
     """
-    url = normalize_url((settings or get_settings()).resolved_database_url())
-    engine = create_database_engine(url)
+    settings = settings or get_settings()
+    url = normalize_url(settings.resolved_database_url())
+    engine = create_database_engine(url, create_parent=not settings.database_url)
     try:
         with storage_errors(url):
             try:

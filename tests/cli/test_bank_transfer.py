@@ -1,0 +1,68 @@
+"""``safehold bank import`` / ``export`` end to end: vPDQ resampling, repeated signal types."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from safehold.cli.main import app
+from safehold.settings import Settings
+
+runner = CliRunner(env={"COLUMNS": "200"})
+MD5 = "d35c785545392755e7e4164457657269"  # aaa-orig.jpg, shared/data expected-hashes.csv
+SHA256 = "a" * 64
+PDQ = "f" * 64
+
+
+def test_an_every_frame_vpdq_reference_is_resampled_on_import_and_matches_a_scan(
+    shared_data: Path, settings: Settings, tmp_path: Path
+) -> None:
+    videos = shared_data / "reference" / "videos"
+    text = (videos / "vpdq-hashes" / "chair-22-sd-grey-bar.txt").read_text()
+    assert len(text.splitlines()) == 673  # hashed at every frame
+    bank_file = tmp_path / "video.csv"
+    with bank_file.open("w", newline="") as f:
+        csv.writer(f).writerows([("signal_type", "signal_str"), ("vpdq", text)])
+    assert runner.invoke(app, ["bank", "create", "videos"]).exit_code == 0
+    result = runner.invoke(app, ["bank", "import", "videos", str(bank_file)])
+    assert result.exit_code == 0, result.output
+    assert "resampled 1 vPDQ entry (673 -> 23 frames) to 1 frame per 1 s" in result.stderr
+    scan = runner.invoke(
+        app, ["scan", "-q", "-t", "vpdq", "-j", "1", str(videos / "chair-22-sd-grey-bar.mp4")]
+    )
+    assert scan.exit_code == 1, scan.output  # a match
+    (record,) = [json.loads(line) for line in scan.stdout.splitlines()]
+    assert [(m["bank"], m["signal_type"]) for m in record["matches"]] == [("videos", "vpdq")]
+
+
+def test_export_takes_every_signal_type_given(settings: Settings, tmp_path: Path) -> None:
+    bank_file = tmp_path / "b.txt"
+    bank_file.write_text(f"md5 {MD5}\nsha256 {SHA256}\npdq {PDQ}\n")
+    assert runner.invoke(app, ["bank", "create", "b"]).exit_code == 0
+    assert runner.invoke(app, ["bank", "import", "b", str(bank_file)]).exit_code == 0
+    both = ["bank", "export", "b", "--format", "plain", "-t", "md5", "--signal-type", "sha256"]
+    result = runner.invoke(app, both)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"md5 {MD5}", f"sha256 {SHA256}"]
+    one = runner.invoke(app, ["bank", "export", "b", "--format", "plain", "-t", "pdq"])
+    assert one.stdout.splitlines() == [PDQ]
+    out = tmp_path / "out.txt"
+    short = runner.invoke(app, ["bank", "export", "b", "--format", "plain", "-o", str(out)])
+    assert short.exit_code == 0, short.output
+    assert sorted(out.read_text().splitlines()) == [f"md5 {MD5}", f"pdq {PDQ}", f"sha256 {SHA256}"]
+
+
+def test_importing_a_photo_points_to_add_media(
+    shared_data: Path, settings: Settings, tmp_path: Path
+) -> None:
+    photo = (
+        shared_data / "reference" / "images" / "reg-test-input" / "dih" / "bridge-1-original.jpg"
+    )
+    assert runner.invoke(app, ["bank", "create", "b"]).exit_code == 0
+    result = runner.invoke(app, ["bank", "import", "b", str(photo)])
+    assert result.exit_code == 2
+    assert "looks like a photo (JPEG), not a hash list" in result.stderr
+    assert "safehold bank add-media b FILE..." in result.stderr
