@@ -27,6 +27,7 @@ from safehold.cli.common import display_path, handle_errors, load_settings, make
 from safehold.cli.scan import check_paths, check_preshrink_option
 from safehold.errors import CorruptContentError, NotFoundError, SafeholdError
 from safehold.scanning.errors import UnreadableContentError
+from safehold.scanning.walk import describe_file_kind
 from safehold.settings import Settings
 from safehold.signals import SIGNAL_TYPES, HashOptions, Signal, SignalType, get_signal_type
 from safehold.signals.content import detect_content
@@ -78,13 +79,7 @@ class FileSignals:
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory (safehold hash takes files; use safehold scan for folders)"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
+    return describe_file_kind(mode)
 
 
 def path_error(path: Path) -> SafeholdError | None:

@@ -57,7 +57,8 @@ class WalkItem:
         return not (self.duplicate_dir or self.own_file or self.duplicate_file)
 
 
-def _kind(mode: int) -> str:
+def describe_file_kind(mode: int) -> str:
+    """Name the kind of a non-regular, non-directory file (``st_mode``) for error messages."""
     if stat.S_ISFIFO(mode):
         return "a FIFO"
     if stat.S_ISSOCK(mode):
@@ -123,7 +124,8 @@ def _visit(
             yield WalkItem(path, st.st_size, st.st_mtime_ns, own_file=own, duplicate_file=duplicate)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            yield WalkItem(path, error=UnreadableContentError(f"cannot scan: {_kind(st.st_mode)}"))
+            error = UnreadableContentError(f"cannot scan: {describe_file_kind(st.st_mode)}")
+            yield WalkItem(path, error=error)
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
