@@ -317,3 +317,48 @@ def test_iter_entries_refuses_an_unknown_signal_type(bank_service: BankService) 
     bank_service.create_bank("b")
     with pytest.raises(InvalidInputError, match=r"unknown signal type 'nosuch' \(known: md5"):
         bank_service.iter_entries("b", signal_type="nosuch")
+
+
+def test_get_entries_by_id_in_chunks(bank_service: BankService) -> None:
+    bank_service.create_bank("a")
+    bank_service.create_bank("b")
+    md5s = [
+        NewEntry("md5", f"{i:032x}", category=Category("local", "x"), source="s")
+        for i in range(1, 1201)
+    ]
+    bank_service.add_entries("a", md5s)  # more than two ID_CHUNKs
+    bank_service.add_entries("b", [NewEntry("pdq", "f" * 64)])
+    (b_entry,) = bank_service.iter_entries("b")
+    off = next(iter(bank_service.iter_entries("a"))).id
+    bank_service.set_entry_enabled(off, False)
+    every = {
+        e.id: e
+        for name in ("a", "b")
+        for e in bank_service.iter_entries(name, include_disabled=True)
+    }
+    assert len(every) == 1201
+    beyond = [max(every) + 1, 2**63 - 1, 2**63, 0]  # unknown or impossible ids are absent
+    got = bank_service.get_entries([*every, *beyond, off, off])
+    assert got == every
+    assert got[off].enabled is False
+    assert (got[b_entry.id].bank_name, got[b_entry.id].value) == ("b", "f" * 64)
+    assert bank_service.get_entries([]) == {}
+    with pytest.raises(InvalidInputError):
+        bank_service.get_entries(["1"])  # type: ignore[list-item]
+
+
+def test_count_matchable_by_bank(bank_service: BankService) -> None:
+    for name in ("a", "b", "c"):
+        bank_service.create_bank(name)
+    bank_service.add_entries("a", [NewEntry("pdq", f"{i:064x}") for i in range(1, 4)])
+    bank_service.add_entries("a", [NewEntry("md5", "1" * 32)])
+    bank_service.add_entries("b", [NewEntry("pdq", f"{i:064x}") for i in range(1, 3)])
+    bank_service.add_entries("c", [NewEntry("pdq", "f" * 64)])
+    bank_service.update_bank("c", enabled=False)
+    bank_service.set_entry_enabled(next(iter(bank_service.iter_entries("a"))).id, False)
+    assert bank_service.count_matchable("pdq") == {"a": 2, "b": 2}
+    assert bank_service.count_matchable("pdq", ["B", "c"]) == {"b": 2}
+    assert bank_service.count_matchable("pdq", ["c"]) == {}
+    assert bank_service.count_matchable("md5") == {"a": 1}
+    assert bank_service.count_matchable("sha256") == {}
+    assert bank_service.count_matchable("no-such-type") == {}

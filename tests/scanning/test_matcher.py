@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 
-from safehold.banks.models import Category, NewEntry
+from safehold.banks.models import BankEntry, Category, NewEntry
 from safehold.banks.service import BankService
 from safehold.scanning.matcher import Matcher
 from safehold.signals.base import Signal
@@ -119,3 +122,63 @@ def test_thresholds_on_every_database(bank_service: BankService) -> None:
     _bank(bank_service, "strict", [flip(BASE, 20)], thresholds={"pdq": 10})
     (loose,) = _bank(bank_service, "loose", [flip(BASE, 20, start=100)])
     assert [m.entry_id for m in _matcher(bank_service).match({"pdq": QUERY})] == [loose]
+
+
+class _NoPdqLoading(BankService):
+    """A service that refuses to load every PDQ entry and counts the per-hit lookups."""
+
+    lookups = 0
+
+    def matchable_entries(self, signal_type: str) -> list[BankEntry]:
+        if signal_type == "pdq":
+            raise AssertionError("the snapshot path loaded every PDQ entry")
+        return super().matchable_entries(signal_type)
+
+    def get_entries(self, ids: Sequence[int]) -> dict[int, BankEntry]:
+        self.lookups += 1
+        return super().get_entries(ids)
+
+
+@pytest.mark.usefixtures("db_settings")
+def test_snapshot_path_counts_and_looks_entries_up_per_hit(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    """With an index_dir, PDQ entries are counted and looked up per hit, never all loaded."""
+    near, far = _bank(bank_service, "strict", [flip(BASE, 2), flip(BASE, 20)], {"pdq": 10})
+    (loose,) = _bank(bank_service, "loose", [flip(BASE, 20, start=100)])
+    _bank(bank_service, "off", [BASE])
+    bank_service.update_bank("off", enabled=False)
+    bank_service.create_bank("md5s")
+    bank_service.add_entries("md5s", [NewEntry("md5", "d41d8cd98f00b204e9800998ecf8427e")])
+    service = _NoPdqLoading(bank_service.engine)
+    index_dir = tmp_path / "index"
+
+    def run(**kw: object) -> tuple[Matcher, list[tuple[str, int, int, str | None, str]]]:
+        matcher = _matcher(service, index_dir=index_dir, **kw)
+        found = matcher.match({"pdq": QUERY})
+        return matcher, [(m.bank, m.entry_id, m.distance, m.category, m.source) for m in found]
+
+    matcher, found = run()
+    assert matcher.index_origins == {"pdq": "rebuilt"}
+    # "far" is beyond strict's own threshold; the disabled bank's exact copy is dropped
+    assert found == [
+        ("strict", near, 2, "local:strict", "strict-src"),
+        ("loose", loose, 20, "local:loose", "loose-src"),
+    ]
+    assert matcher.entry_count() == 4  # 3 PDQ in enabled banks + 1 MD5
+    lookups = service.lookups
+    assert len(matcher.match({"pdq": QUERY})) == 2
+    assert service.lookups == lookups  # the run's cache answers a second time
+
+    bank_service.set_entry_enabled(near, False)
+    matcher, found = run()
+    assert (matcher.index_origins, matcher.entry_count()) == ({"pdq": "snapshot"}, 3)
+    assert [(bank, entry) for bank, entry, *_ in found] == [("loose", loose)]
+    matcher, found = run(bank_names=["strict"], overrides={"pdq": 31})
+    assert (found, matcher.entry_count()) == (
+        [("strict", far, 20, "local:strict", "strict-src")],
+        1,
+    )
+    matcher, found = run(bank_names=["md5s"])
+    assert (found, matcher.entry_count()) == ([], 1)
+    assert "pdq" not in matcher.index_origins  # no PDQ entry in the run: no index opened

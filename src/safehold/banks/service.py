@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, Select, func, insert, or_, select, update
 
 from safehold.banks.models import Bank, BankEntry, BankSummary, Category, EntryCount, NewEntry
 from safehold.banks.rows import (
@@ -46,6 +46,7 @@ from safehold.storage.tables import (
 )
 
 ITER_CHUNK = 2_000  # rows fetched per round trip by iter_entries
+ID_CHUNK = 500  # ids per IN (...) in get_entries (under SQLite's 999 bound variables)
 
 
 class BankService:
@@ -312,6 +313,52 @@ class BankService:
             .order_by(bank_entries.c.id)
         )
         return list(self._stream(query))
+
+    def get_entries(self, ids: Sequence[int]) -> dict[int, BankEntry]:
+        """Return the entries with these ids (enabled or not), by id; unknown ids are absent.
+
+        One ``IN (...)`` query per :data:`ID_CHUNK` ids (the matcher's per-hit lookup).
+
+        Raises:
+            InvalidInputError: an id is not an integer.
+        """
+        wanted: set[int] = set()
+        for entry_id in ids:
+            try:
+                wanted.add(validate_entry_id(entry_id))
+            except NotFoundError:  # out of range: no entry has that id
+                continue
+        ordered = sorted(wanted)
+        found: dict[int, BankEntry] = {}
+        with db_errors(), self.engine.connect() as c:
+            for start in range(0, len(ordered), ID_CHUNK):
+                chunk = ordered[start : start + ID_CHUNK]
+                query = entries_query().where(bank_entries.c.id.in_(chunk))
+                found.update((e.id, e) for e in map(to_entry, c.execute(query)))
+        return found
+
+    def count_matchable(self, signal_type: str, bank_names: Sequence[str] = ()) -> dict[str, int]:
+        """Count the enabled entries of ``signal_type`` in enabled banks, by bank name.
+
+        One ``COUNT`` query; no entry is loaded. ``bank_names`` (matched ignoring case)
+        restricts the count to those banks; banks with no such entries are absent.
+        """
+        kind: ColumnElement[str] = bank_entries.c.signal_type
+        if self.engine.dialect.name == "sqlite":
+            # Not via the (signal_type, ...) index, which fetches each row for ``enabled``:
+            # one table scan is ~8x faster (0.3 s instead of 2.2 s at 1M entries).
+            kind = kind.concat("")
+        query = (
+            select(banks.c.name, func.count().label("n"))
+            .select_from(bank_entries.join(banks, banks.c.id == bank_entries.c.bank_id))
+            .where(kind == signal_type)
+            .where(bank_entries.c.enabled.is_(True), banks.c.enabled.is_(True))
+            .group_by(banks.c.name)
+        )
+        if bank_names:
+            query = query.where(or_(*(bank_name_is(n) for n in bank_names)))
+        with db_errors(), self.engine.connect() as c:
+            return {row.name: int(row.n) for row in c.execute(query)}
 
     def find_entries(
         self, signal_type: str, value: str, *, matchable_only: bool = True

@@ -3,8 +3,12 @@
 Built once per scan from ``BankService.matchable_entries`` (enabled entries of enabled banks),
 so bank changes show up on the next run, cached files included. With an ``index_dir`` the PDQ
 index comes from its snapshot there, caught up with the bank change log
-(:mod:`safehold.scanning.snapshots`); it holds every PDQ entry, and hits on entries this run
-did not load (disabled, or outside the run's banks) are dropped. The threshold for a (bank,
+(:mod:`safehold.scanning.snapshots`), and no PDQ entry is loaded up front (at 10M entries that
+took minutes): the per-bank counts come from one ``COUNT`` query
+(``BankService.count_matchable``), and each hit's entry is looked up when it is first hit
+(``BankService.get_entries``, cached for the run). The snapshot holds every PDQ entry, so hits
+on disabled entries, disabled banks or banks outside the run are dropped. The threshold for a
+(bank,
 signal type) pair is the run's override if given, else the bank's own threshold, else the
 default (settings, then the signal type's ``default_threshold``). Each index is queried once
 with the largest threshold in use for its type, and each hit is kept only within its bank's
@@ -63,8 +67,10 @@ PER_THRESHOLD_QUERY = frozenset({"vpdq"})
 class _TypeIndex:
     cls: type[SignalType]
     index: SignalIndex
-    entries: dict[int, BankEntry]
+    entries: dict[int, BankEntry | None]  # preloaded, or (lazy) the run's lookups so far
     groups: dict[int, frozenset[str]]  # threshold -> banks using it
+    count: int  # matchable entries of the run's banks
+    lazy: bool = False  # entries are looked up per hit (None: not matchable in this run)
 
 
 class Matcher:
@@ -117,34 +123,59 @@ class Matcher:
                 "with `safehold bank enable NAME`"
             )
         wanted = {b.name for b in named}
-        self.bank_thresholds = {b.name: dict(b.thresholds) for b in banks.list_banks()}
+        every = banks.list_banks()
+        self.bank_thresholds = {b.name: dict(b.thresholds) for b in every}
+        # Banks whose entries may match in this run (hits on the PDQ snapshot are checked).
+        self._allowed = {b.name for b in every if b.enabled and (not wanted or b.name in wanted)}
+        self._banks = banks
         self._indexes: dict[str, _TypeIndex] = {}
         self.index_origins: dict[str, str] = {}
         for name in signal_types:
-            cls = get_signal_type(name)
-            entries = {
-                e.id: e
-                for e in banks.matchable_entries(name)
-                if not wanted or e.bank_name in wanted
-            }
-            if not entries:
-                continue
             options = dict((index_options or {}).get(name, {}))
-            index: SignalIndex
             if name == "pdq" and index_dir is not None:
-                opened = open_pdq_index(banks, index_dir)  # after the entries: see module doc
-                index = PdqIndex.from_binary(opened.index, **options)
-                self.index_origins[name] = opened.origin
+                typed = self._snapshot_index(name, index_dir, options, sorted(wanted))
             else:
-                pairs = [(e.id, e.value) for e in entries.values()]
-                # Built-in indexes take keyword bounds beyond the base signature (settings).
-                builder: Any = cls.build_index
-                index = builder(pairs, **options)
-            groups: dict[int, set[str]] = {}
-            for bank in {e.bank_name for e in entries.values()}:
-                groups.setdefault(self.threshold(bank, name), set()).add(bank)
-            frozen = {t: frozenset(b) for t, b in groups.items()}
-            self._indexes[name] = _TypeIndex(cls, index, entries, frozen)
+                typed = self._built_index(name, options, wanted)
+            if typed is not None:
+                self._indexes[name] = typed
+
+    def _groups(self, name: str, bank_names: Iterable[str]) -> dict[int, frozenset[str]]:
+        groups: dict[int, set[str]] = {}
+        for bank in bank_names:
+            groups.setdefault(self.threshold(bank, name), set()).add(bank)
+        return {t: frozenset(b) for t, b in groups.items()}
+
+    def _built_index(
+        self, name: str, options: dict[str, Any], wanted: set[str]
+    ) -> _TypeIndex | None:
+        """The index of ``name`` built from its matchable entries (None when there are none)."""
+        cls = get_signal_type(name)
+        entries: dict[int, BankEntry | None] = {
+            e.id: e
+            for e in self._banks.matchable_entries(name)
+            if not wanted or e.bank_name in wanted
+        }
+        if not entries:
+            return None
+        pairs = [(e.id, e.value) for e in entries.values() if e is not None]
+        # Built-in indexes take keyword bounds beyond the base signature (settings).
+        builder: Any = cls.build_index
+        index: SignalIndex = builder(pairs, **options)
+        bank_names = {e.bank_name for e in entries.values() if e is not None}
+        return _TypeIndex(cls, index, entries, self._groups(name, bank_names), len(entries))
+
+    def _snapshot_index(
+        self, name: str, index_dir: Path, options: dict[str, Any], wanted: list[str]
+    ) -> _TypeIndex | None:
+        """The PDQ index from its snapshot; entries are counted, not loaded."""
+        counts = self._banks.count_matchable(name, wanted)
+        if not counts:
+            return None
+        opened = open_pdq_index(self._banks, index_dir)  # after the counts: holds them all
+        self.index_origins[name] = opened.origin
+        index = PdqIndex.from_binary(opened.index, **options)
+        groups = self._groups(name, counts)
+        return _TypeIndex(get_signal_type(name), index, {}, groups, sum(counts.values()), True)
 
     def threshold(self, bank: str, signal_type: str) -> int:
         """Distance threshold for ``signal_type`` in ``bank`` (run > bank > default)."""
@@ -159,7 +190,7 @@ class Matcher:
 
     def entry_count(self) -> int:
         """Number of bank entries indexed, over all signal types."""
-        return sum(len(t.entries) for t in self._indexes.values())
+        return sum(t.count for t in self._indexes.values())
 
     def match(self, signals: Mapping[str, Signal]) -> list[MatchInfo]:
         """Return every match of ``signals``, sorted by distance, bank name and entry id.
@@ -176,7 +207,10 @@ class Matcher:
             # depth-normalised variant of a 16-bit photo can match when its own value cannot.
             if not typed.cls.matchable_queries(signal, floor):
                 continue
-            for hit in self._hits(name, typed, signal):
+            hits = self._hits(name, typed, signal)
+            if typed.lazy:
+                self._look_up(typed, [hit.entry_id for hit in hits])
+            for hit in hits:
                 entry = typed.entries.get(hit.entry_id)
                 if entry is None or hit.distance > self.threshold(entry.bank_name, name):
                     continue
@@ -195,6 +229,17 @@ class Matcher:
         found.sort(key=lambda m: (m.distance, m.bank, m.entry_id, m.signal_type))
         return found
 
+    def _look_up(self, typed: _TypeIndex, ids: Sequence[int]) -> None:
+        """Cache the entries of hits not seen before; None for those that cannot match."""
+        missing = [i for i in dict.fromkeys(ids) if i not in typed.entries]
+        if not missing:
+            return
+        found = self._banks.get_entries(missing)
+        for entry_id in missing:
+            entry = found.get(entry_id)
+            matchable = entry is not None and entry.enabled and entry.bank_name in self._allowed
+            typed.entries[entry_id] = entry if matchable else None
+
     @staticmethod
     def _hits(name: str, typed: _TypeIndex, signal: Signal) -> list[IndexHit]:
         """Query once with the largest threshold (or once per threshold for vPDQ)."""
@@ -205,6 +250,7 @@ class Matcher:
             hits += [
                 hit
                 for hit in typed.index.query(signal, threshold)
-                if typed.entries[hit.entry_id].bank_name in bank_names
+                if (entry := typed.entries.get(hit.entry_id)) is not None
+                and entry.bank_name in bank_names
             ]
         return hits
