@@ -99,8 +99,14 @@ class BankChangeFeed:
         e = bank_entries.c
         with db_errors(), self.engine.connect() as c:
             seq = _sequence(c)
+            if seq <= change_seq:  # nothing changed since the snapshot: the common start-up
+                self.replayed_ids = 0
+                return ChangeBatch([], seq)
+            # ``signal_type || ''`` keeps planners off the (signal_type, ...) index, which
+            # would visit every entry of the type; the change_seq index visits only the
+            # changed ones (SQLite chose the former: 2.2 s at 1M entries for no change).
             touched = c.execute(
-                self._entries().where(e.change_seq > change_seq).order_by(e.id)
+                self._entries(use_type_index=False).where(e.change_seq > change_seq).order_by(e.id)
             ).all()
             changed_banks = select(changes.c.bank_id).where(
                 changes.c.id > change_seq,
@@ -128,12 +134,13 @@ class BankChangeFeed:
         self.replayed_ids = len(ids) + len(bank_rows)
         return ChangeBatch(out, seq)
 
-    def _entries(self) -> Select[Any]:
+    def _entries(self, *, use_type_index: bool = True) -> Select[Any]:
         e = bank_entries.c
+        kind = e.signal_type if use_type_index else e.signal_type.concat("")
         return (
             select(e.id, e.value, (e.enabled & banks.c.enabled).label("live"))
             .join(banks, banks.c.id == e.bank_id)
-            .where(e.signal_type == self.signal_type)
+            .where(kind == self.signal_type)
         )
 
     def _rows(self, values: Sequence[str]) -> npt.NDArray[np.uint64]:
