@@ -6,11 +6,16 @@ to, so callers can branch on type, not on message text::
 
     SafeholdError                  code=error          500
     ├── ConfigurationError         code=configuration  500
+    ├── AuthenticationError        code=unauthenticated 401  missing, unknown or revoked API key
+    ├── PermissionDeniedError      code=forbidden      403   the key's scopes do not allow the route
+    ├── RateLimitedError           code=rate_limited   429   carries ``retry_after`` (seconds)
     ├── NotFoundError              code=not_found      404
     ├── ConflictError              code=conflict       409
     ├── InvalidInputError          code=invalid_input  422
     │   ├── InvalidSignalError     code=invalid_signal 422   a hash string that does not parse
-    │   └── FormatError            code=format_error   422   a bank file row that does not parse
+    │   ├── FormatError            code=format_error   422   a bank file row that does not parse
+    │   └── UnsafeUrlError         code=unsafe_url     422   a URL fetch refused (scheme, address)
+    ├── FetchError                 code=fetch_failed   502   a URL fetch failed upstream
     ├── ContentError               code=content_error  422   a media file that cannot be hashed
     │   ├── UnsupportedContentError code=unsupported   415
     │   ├── CorruptContentError    code=corrupt        422
@@ -82,6 +87,44 @@ class FormatError(InvalidInputError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message if line is None else f"line {line}: {message}")
         self.line = line
+
+
+class UnsafeUrlError(InvalidInputError):
+    """A URL to fetch is refused: not http(s), or it resolves to a non-public address."""
+
+    code = "unsafe_url"
+
+
+class FetchError(SafeholdError):
+    """Fetching a URL failed upstream (connection, status, size or time limit)."""
+
+    code = "fetch_failed"
+    http_status = 502
+
+
+class AuthenticationError(SafeholdError):
+    """No API key, or an unknown or revoked one."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(SafeholdError):
+    """The API key is valid but its scopes do not allow this route."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimitedError(SafeholdError):
+    """The API key used up its request budget; retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ContentError(SafeholdError):

@@ -36,6 +36,25 @@ class Settings(BaseSettings):
     max_video_seconds: float = Field(4 * 3600.0, gt=0)
     file_timeout_seconds: float = Field(120.0, gt=0)
 
+    # -- HTTP service (``safehold serve``) ---------------------------------------------------
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(8000, ge=1, le=65535)
+    serve_workers: int = Field(2, ge=1, le=64)
+    max_upload_bytes: int = Field(100 * 1024**2, gt=0)
+    api_rate_limit: float = Field(1000.0, gt=0)
+    api_rate_burst: int = Field(2000, ge=1)
+    index_poll_seconds: float = Field(0.2, gt=0, le=60)
+    # -- URL fetching (content by URL, webhooks) -----------------------------------------
+    fetch_max_bytes: int = Field(50 * 1024**2, gt=0)
+    fetch_timeout_seconds: float = Field(10.0, gt=0)
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_allow_networks: list[str] = Field(default_factory=list)
+    # -- actions on match (webhooks through the outbox) -----------------------------------
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(2.0, gt=0)
+    webhook_lease_seconds: float = Field(30.0, gt=0)
+
     def resolved_database_url(self) -> str:
         """Return ``database_url`` or the default SQLite file ``<data_dir>/safehold.db``."""
         if self.database_url:

@@ -94,6 +94,15 @@ class BankRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # {signal_type: distance threshold}; absent types use the signal type's default.
     thresholds: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # The bank's category (with its scheme): given to entries added without one of their own.
+    category_scheme: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
+    category_code: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(category_scheme IS NULL) = (category_code IS NULL)", name="category_pair"
+        ),
+    )
 
 
 class BankEntryRow(Base):
@@ -146,15 +155,123 @@ class ChangeRow(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EntryTombstoneRow(Base):
+    """A deleted bank entry, kept so index replays can remove it (``change_seq`` of the delete).
+
+    Deleting a bank writes one tombstone per entry with one ``INSERT ... SELECT``.
+    """
+
+    __tablename__ = "entry_tombstones"
+    __table_args__ = (Index(None, "change_seq"),)
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    signal_type: Mapped[str] = mapped_column(String(SIGNAL_TYPE_LENGTH))
+    change_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKeyRow(Base):
+    """An API key of the HTTP service. Only the SHA-256 digest of the secret is stored.
+
+    ``prefix`` is the public, non-secret start of the key (shown in listings and logs);
+    ``scopes`` is a space-separated subset of ``admin curator matcher client``;
+    ``rate_limit`` is requests per second (None: the settings' default).
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scopes: Mapped[str] = mapped_column(String(100))
+    rate_limit: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class MatchEventRow(Base):
+    """One match the service reported: which entry matched which submitted content, when.
+
+    ``content_ref`` is the caller's own identifier of the content (may be empty);
+    ``api_key_id`` the key that asked (None for local callers such as scans or streams).
+    """
+
+    __tablename__ = "match_events"
+    __table_args__ = (Index(None, "created_at"), Index(None, "bank_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    bank_id: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    signal_type: Mapped[str] = mapped_column(String(SIGNAL_TYPE_LENGTH))
+    distance: Mapped[int] = mapped_column(Integer)
+    content_ref: Mapped[str] = mapped_column(String(SOURCE_LENGTH), default="")
+    origin: Mapped[str] = mapped_column(String(32), default="api")
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class BankActionRow(Base):
+    """An action run for every match in a bank; today ``kind`` is ``webhook``.
+
+    ``secret`` signs each delivery (HMAC-SHA256); it is shown once when the action is made.
+    """
+
+    __tablename__ = "bank_actions"
+    __table_args__ = (Index(None, "bank_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32), default="webhook")
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxRow(Base):
+    """One delivery owed to an action, written in the same transaction as its match event.
+
+    ``status``: ``pending`` -> ``delivered`` or ``dead`` (after ``max_attempts``). A deliverer
+    claims a row by setting ``claimed_until`` (a lease); a crashed deliverer's lease runs out
+    and another one retries with the same ``id``, which receivers use to drop duplicates.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("bank_actions.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
 CHANGE_KINDS = (
     "bank_created",
     "bank_updated",
+    "bank_deleted",
     "entries_added",
     "entry_enabled",
     "entry_disabled",
+    "entry_updated",
+    "entries_deleted",
 )
 
 # Core handles for the service layer's bulk statements (typed as Table for mypy).
 banks = cast(Table, BankRow.__table__)
 bank_entries = cast(Table, BankEntryRow.__table__)
 changes = cast(Table, ChangeRow.__table__)
+entry_tombstones = cast(Table, EntryTombstoneRow.__table__)
+api_keys = cast(Table, ApiKeyRow.__table__)
+match_events = cast(Table, MatchEventRow.__table__)
+bank_actions = cast(Table, BankActionRow.__table__)
+outbox = cast(Table, OutboxRow.__table__)
