@@ -97,6 +97,8 @@ class BankRow(Base):
     # The bank's category (with its scheme): given to entries added without one of their own.
     category_scheme: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
     category_code: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
+    # What an untrusted caller is told to do on a match in this bank: review or block.
+    match_action: Mapped[str] = mapped_column(String(16), default="review")
 
     __table_args__ = (
         CheckConstraint(

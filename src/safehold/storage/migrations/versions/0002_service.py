@@ -23,7 +23,7 @@ TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    """Create the service tables and add ``banks.category_scheme``/``category_code``."""
+    """Create the service tables and add ``banks.category_scheme``/``category_code``/``match_action``."""
     op.create_table(
         "api_keys",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -116,6 +116,9 @@ def upgrade() -> None:
     with op.batch_alter_table("banks") as batch:
         batch.add_column(sa.Column("category_scheme", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("category_code", sa.String(length=64), nullable=True))
+        batch.add_column(
+            sa.Column("match_action", sa.String(length=16), nullable=False, server_default="review")
+        )
         batch.create_check_constraint(
             op.f("ck_banks_category_pair"), "(category_scheme IS NULL) = (category_code IS NULL)"
         )
@@ -125,6 +128,7 @@ def downgrade() -> None:
     """Drop what :func:`upgrade` added."""
     with op.batch_alter_table("banks") as batch:
         batch.drop_constraint(op.f("ck_banks_category_pair"), type_="check")
+        batch.drop_column("match_action")
         batch.drop_column("category_code")
         batch.drop_column("category_scheme")
     op.drop_index(op.f("ix_outbox_status_next_attempt_at"), table_name="outbox")
