@@ -136,7 +136,11 @@ def _empty_tables(url: str) -> None:
     try:
         with engine.begin() as c:
             c.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
-            c.exec_driver_sql("TRUNCATE bank_entries, changes, banks RESTART IDENTITY CASCADE")
+            c.exec_driver_sql(
+                "TRUNCATE bank_entries, changes, banks, entry_tombstones, match_events, api_keys, "
+                "outbox, bank_actions "
+                "RESTART IDENTITY CASCADE"
+            )
     finally:
         engine.dispose()
 

@@ -92,3 +92,35 @@ def test_source_names_the_history_up_to_a_sequence(bank_service: BankService) ->
     assert feed.source_for(feed.current_sequence()) != before
     assert feed.source_for(seq + 100) != feed.source_for(seq)  # no such change yet
     assert BankChangeFeed(bank_service, "vpdq", hex_to_rows).source_for(seq) != before
+
+
+def test_replay_removes_deleted_entries_and_banks(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    bank_service.create_bank("one")
+    bank_service.create_bank("two")
+    bank_service.add_entries("one", [NewEntry("pdq", A), NewEntry("pdq", B)])
+    bank_service.add_entries("two", [NewEntry("pdq", C), NewEntry("md5", "a" * 32)])
+    feed = BankChangeFeed(bank_service, "pdq", hex_to_rows)
+    path = tmp_path / "pdq.snapshot"
+    assert open_index(path, feed, source="db").origin == "rebuilt"
+    one = _ids(bank_service, "one")
+
+    bank_service.delete_entry(one[A])
+    bank_service.delete_bank("two")
+    bank_service.add_entries("one", [NewEntry("pdq", D)])
+    d = _ids(bank_service, "one")[D]
+    again = open_index(path, feed, source="db")
+    assert again.origin == "snapshot"
+    queries = hex_to_rows([A, B, C, D])
+    assert [_live(again.index.search(q, 0)) for q in queries] == [[], [one[B]], [], [d]]
+    assert feed.replayed_ids == 3  # A and C buried (md5 is another index), D added
+    full = feed.full_load()
+    assert full.ids.tolist() == [one[B], d]
+
+    # a deleted entry re-added gets a new id; the replay keeps only the new one
+    bank_service.add_entries("one", [NewEntry("pdq", A)])
+    new_a = _ids(bank_service, "one")[A]
+    assert new_a > d
+    third = open_index(path, feed, source="db")
+    assert _live(third.index.search(queries[0], 0)) == [new_a]

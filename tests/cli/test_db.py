@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from safehold.cli import db
 from safehold.settings import Settings, get_settings
+from safehold.storage import migrate
 
 runner = CliRunner()
 
@@ -18,7 +20,9 @@ def test_sqlite_upgrade_and_current(settings: Settings) -> None:
     assert "needs migration" in before.stdout
     upgraded = runner.invoke(db.app, ["upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "is at schema revision 0001" in upgraded.stdout
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    assert head is not None
+    assert f"is at schema revision {head}" in upgraded.stdout
     assert str(settings.data_dir / "safehold.db") in upgraded.stdout
     after = runner.invoke(db.app, ["current"])
     assert after.exit_code == 0

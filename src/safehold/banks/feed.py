@@ -14,10 +14,11 @@ are one row each (PDQ: one 256-bit hash per entry):
   new thresholds) has all its entries enabled or disabled to match its current state;
 * ``current_sequence()``: the newest change id.
 
-Entries are never deleted by the bank service today (only disabled), so the change log has
-no deletions to replay. Should deletions appear, a deleted entry's row stays in a replayed
-index; the scan's matcher drops hits on ids it did not load from storage, so it can never
-produce a match, but a deletion should then be logged and replayed as a ``remove``.
+A deleted entry (alone, or with its bank) leaves a tombstone carrying the deleting change's
+id (``entry_tombstones``): ``changes_since(seq)`` removes every tombstoned id of the signal
+type whose change is after ``seq``, before re-adding the entries touched after ``seq`` (ids
+are never reused, so a remove never hits a later entry). ``full_load`` never sees deleted
+entries.
 
 :meth:`BankChangeFeed.source_for` names the database history a snapshot was built from (the
 time stamps of the first change and of the change at its sequence), so a snapshot of another
@@ -37,12 +38,20 @@ from sqlalchemy import Connection, Select, func, select
 from safehold.banks.rows import db_errors
 from safehold.banks.service import BankService
 from safehold.index import Change, ChangeBatch, FullLoad
-from safehold.storage.tables import bank_entries, banks, changes
+from safehold.storage.tables import bank_entries, banks, changes, entry_tombstones
 
 #: Change kinds whose every effect is on entry rows that carry their sequence (replayed
-#: through ``bank_entries.change_seq``); any other change naming a bank (``bank_updated``,
-#: and kinds added later) refreshes the enabled state of all that bank's entries.
-ENTRY_KINDS = ("entries_added", "entry_enabled", "entry_disabled")
+#: through ``bank_entries.change_seq``) or on tombstones (deletions, a deleted bank's
+#: entries); any other change naming a bank (``bank_updated``, and kinds added later)
+#: refreshes the enabled state of all that bank's entries.
+ENTRY_KINDS = (
+    "entries_added",
+    "entry_enabled",
+    "entry_disabled",
+    "entry_updated",
+    "entries_deleted",
+    "bank_deleted",
+)
 
 #: Turns canonical values into ``(n, words)`` uint64 rows (e.g. ``hex_to_rows`` for PDQ).
 RowEncoder = Callable[[Sequence[str]], npt.NDArray[np.uint64]]
@@ -105,9 +114,20 @@ class BankChangeFeed:
             # ``signal_type || ''`` keeps planners off the (signal_type, ...) index, which
             # would visit every entry of the type; the change_seq index visits only the
             # changed ones (SQLite chose the former: 2.2 s at 1M entries for no change).
-            touched = c.execute(
-                self._entries(use_type_index=False).where(e.change_seq > change_seq).order_by(e.id)
+            t = entry_tombstones.c
+            buried = c.execute(
+                select(t.entry_id)
+                .where(t.change_seq > change_seq, t.signal_type == self.signal_type)
+                .order_by(t.entry_id)
             ).all()
+            # Sorted here, not by ORDER BY id: SQLite would then scan the table in id order
+            # instead of searching the change_seq index (60 ms at 300k entries for 10 changes).
+            touched = sorted(
+                c.execute(
+                    self._entries(use_type_index=False).where(e.change_seq > change_seq)
+                ).all(),
+                key=lambda r: int(r.id),
+            )
             changed_banks = select(changes.c.bank_id).where(
                 changes.c.id > change_seq,
                 changes.c.bank_id.is_not(None),
@@ -116,11 +136,15 @@ class BankChangeFeed:
             bank_rows = c.execute(
                 select(e.id, (e.enabled & banks.c.enabled).label("live"))
                 .join(banks, banks.c.id == e.bank_id)
-                .where(e.signal_type == self.signal_type, e.bank_id.in_(changed_banks))
+                # ``|| ''`` again: search the bank_id index for the changed banks' entries, not
+                # every entry of the type (SQLite: 45 ms at 300k entries when no bank changed)
+                .where(e.signal_type.concat("") == self.signal_type, e.bank_id.in_(changed_banks))
                 .order_by(e.id)
             ).all()
         ids, values, disabled = _split(touched)
         out: list[Change] = []
+        if buried:
+            out.append(Change("remove", np.asarray([r.entry_id for r in buried], np.int64)))
         if len(ids):
             out += [Change("remove", ids), Change("add", ids, self._rows(values))]
         if len(disabled):
@@ -131,7 +155,7 @@ class BankChangeFeed:
             out.append(Change("enable", live))
         if len(dead):
             out.append(Change("disable", dead))
-        self.replayed_ids = len(ids) + len(bank_rows)
+        self.replayed_ids = len(buried) + len(ids) + len(bank_rows)
         return ChangeBatch(out, seq)
 
     def _entries(self, *, use_type_index: bool = True) -> Select[Any]:

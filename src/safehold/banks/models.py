@@ -7,6 +7,9 @@ from datetime import datetime
 
 from safehold.errors import InvalidInputError
 
+#: What a match in a bank tells an untrusted (``client`` scope) caller to do, mildest first.
+MATCH_ACTIONS = ("review", "block")
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Category:
@@ -44,6 +47,9 @@ class Bank:
     Attributes:
         thresholds: per signal type distance thresholds overriding the defaults
             (e.g. ``{"pdq": 24}``); absent types use the signal type's default.
+        category: given to entries added without a category of their own (None: none).
+        match_action: what an untrusted caller is told to do on a match in this bank:
+            ``"review"`` or ``"block"`` (:data:`MATCH_ACTIONS`).
     """
 
     id: int
@@ -55,6 +61,8 @@ class Bank:
     thresholds: dict[str, int] = field(default_factory=dict)
     entry_count: int = 0
     updated_at: datetime | None = None
+    category: Category | None = None
+    match_action: str = "review"
 
 
 @dataclass(frozen=True, slots=True)

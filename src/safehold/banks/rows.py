@@ -1,36 +1,44 @@
-"""Table rows to domain types and back, the bulk insert, queries, and database-error mapping.
+"""Table rows to domain types, shared queries, the change log and database-error mapping.
 
-Kept out of ``service`` so the service reads as the interface it implements. Only the service
-uses this module.
+Kept out of the service modules so they read as the interface they implement. Only the bank
+service (and its change feed) use this module; the bulk insert lives in ``bulk_insert``.
+
+**Change-log order.** ``changes.id`` is the change sequence that index replays and scan caches
+key on, so a change numbered ``N`` must never become visible after a change numbered above
+``N``: a reader that saw ``N + 1`` and replays "changes after ``N + 1``" would miss it. On
+PostgreSQL ids come from a sequence when the row is inserted, while transactions commit in any
+order, so every writer takes one transaction-scoped advisory lock
+(:data:`CHANGE_LOG_LOCK`) before its ``changes`` row gets an id and holds it until commit:
+change ids are assigned and committed in the same order. SQLite allows one writer at a time;
+:func:`lock_change_log` starts the transaction with ``BEGIN IMMEDIATE`` so a writer's reads
+(e.g. the bank-name check) are made under the write lock too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    Select,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from safehold.banks.models import Bank, BankEntry, Category, NewEntry
+from safehold.banks.models import Bank, BankEntry, Category
 from safehold.banks.validation import quote_name
-from safehold.errors import ConflictError, NotFoundError, SafeholdError, StorageError
-from safehold.storage.tables import bank_entries, banks, changes, utcnow, value_digest
+from safehold.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    SafeholdError,
+    StorageError,
+)
+from safehold.storage.tables import bank_entries, banks, changes, utcnow
 
-_UNIQUE_ENTRY = ["signal_type", "value_digest", "bank_id"]
+#: Key of the PostgreSQL advisory lock serialising change-log writers: the ASCII bytes
+#: ``shchglog`` read as a big-endian signed 64-bit integer. Any constant works as long as
+#: every writer uses the same one and nothing else in the database uses it.
+CHANGE_LOG_LOCK = int.from_bytes(b"shchglog", "big", signed=True)
 
 
 @contextmanager
@@ -39,6 +47,8 @@ def db_errors(conflict: str | None = None) -> Iterator[None]:
 
     Raises:
         ConflictError: an integrity violation (message ``conflict`` or a generic one).
+        InvalidInputError: a value the database cannot hold (``DataError``: NUL characters
+            in PostgreSQL text, numbers out of range).
         StorageError: any other database failure (first line of the driver's message for
             operational errors such as "database is locked"; only the error class otherwise,
             because driver messages can quote the values of the failing row).
@@ -52,6 +62,13 @@ def db_errors(conflict: str | None = None) -> Iterator[None]:
     except OperationalError as exc:
         lines = str(exc.orig).strip().splitlines() or ["unknown error"]
         raise StorageError(f"database error: {lines[0]}") from None
+    except DataError:
+        # The value itself is unstorable (PostgreSQL refuses NUL in text, numbers out of
+        # range): the caller's input is at fault, not the database.
+        raise InvalidInputError(
+            "a value cannot be stored or compared by the database "
+            "(e.g. a NUL character or a number out of range)"
+        ) from None
     except DBAPIError as exc:
         raise StorageError(f"database error ({type(exc.orig).__name__})") from None
 
@@ -59,6 +76,11 @@ def db_errors(conflict: str | None = None) -> Iterator[None]:
 def as_utc(value: datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime (SQLite hands back naive UTC values)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def category_of(scheme: str | None, code: str | None) -> Category | None:
+    """The :class:`Category` stored in a ``(category_scheme, category_code)`` column pair."""
+    return Category(scheme, code) if scheme is not None and code is not None else None
 
 
 def to_bank(row: Row[Any]) -> Bank:
@@ -73,16 +95,13 @@ def to_bank(row: Row[Any]) -> Bank:
         thresholds=dict(row.thresholds or {}),
         entry_count=int(row.entry_count),
         updated_at=as_utc(row.updated_at),
+        category=category_of(row.category_scheme, row.category_code),
+        match_action=row.match_action,
     )
 
 
 def to_entry(row: Row[Any]) -> BankEntry:
     """Build a :class:`BankEntry` from a ``bank_entries`` row carrying ``bank_name``."""
-    category = (
-        Category(row.category_scheme, row.category_code)
-        if row.category_scheme is not None and row.category_code is not None
-        else None
-    )
     return BankEntry(
         id=row.id,
         bank_id=row.bank_id,
@@ -90,12 +109,30 @@ def to_entry(row: Row[Any]) -> BankEntry:
         signal_type=row.signal_type,
         value=row.value,
         quality=row.quality,
-        category=category,
+        category=category_of(row.category_scheme, row.category_code),
         source=row.source,
         note=row.note,
         added_at=as_utc(row.added_at),
         enabled=bool(row.enabled),
     )
+
+
+def lock_change_log(c: Connection) -> None:
+    """Serialise this transaction with every other change-log writer (see the module doc).
+
+    Call it first thing in a writing transaction, before reading what the write depends on
+    and before touching any row (taking it after a row lock could deadlock with a writer that
+    holds the lock and wants the row). Taking it twice in one transaction is harmless.
+    PostgreSQL: ``pg_advisory_xact_lock`` (released at commit or rollback). SQLite: ``BEGIN
+    IMMEDIATE`` when no transaction is open yet (waits up to the busy timeout).
+    """
+    dialect = c.dialect.name
+    if dialect == "postgresql":
+        c.execute(select(func.pg_advisory_xact_lock(CHANGE_LOG_LOCK)))
+    elif dialect == "sqlite":
+        driver = c.connection.driver_connection
+        if driver is not None and not getattr(driver, "in_transaction", True):
+            c.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def record_change(
@@ -106,135 +143,18 @@ def record_change(
     entry_id: int | None = None,
     count: int = 0,
 ) -> int:
-    """Append one row to ``changes`` and return its id (the new change sequence)."""
+    """Append one row to ``changes`` and return its id (the new change sequence).
+
+    Takes :func:`lock_change_log` first, so the id is assigned under the lock and the
+    change commits before any later-numbered one (the caller commits).
+    """
+    lock_change_log(c)
     stmt = (
         insert(changes)
         .values(kind=kind, bank_id=bank_id, entry_id=entry_id, count=count, changed_at=utcnow())
         .returning(changes.c.id)
     )
     return int(c.execute(stmt).scalar_one())
-
-
-_ENTRY_COLUMNS = (
-    "bank_id",
-    "signal_type",
-    "value",
-    "value_digest",
-    "quality",
-    "category_scheme",
-    "category_code",
-    "source",
-    "note",
-    "added_at",
-    "enabled",
-    "change_seq",
-)
-
-
-def _entry_rows(
-    bank_id: int, batch: Sequence[NewEntry], now: object, seq: int
-) -> list[tuple[object, ...]]:
-    """Parameter tuples in :data:`_ENTRY_COLUMNS` order."""
-    return [
-        (
-            bank_id,
-            e.signal_type,
-            e.value,
-            value_digest(e.value),
-            e.quality,
-            e.category.scheme if e.category else None,
-            e.category.code if e.category else None,
-            e.source,
-            e.note,
-            now,
-            True,
-            seq,
-        )
-        for e in batch
-    ]
-
-
-def _insert_sqlite(c: Connection, bank_id: int, batch: Sequence[NewEntry], seq: int) -> int:
-    # The hot path of a bulk import: one prepared statement, plain tuples, the driver's own
-    # executemany (SQLAlchemy's per-row parameter processing would cost ~40 % of the time).
-    # pysqlite's executemany rowcount is the number of rows actually inserted.
-    # Format the timestamp the way SQLAlchemy's SQLite DATETIME type stores it, once per batch.
-    column_type = bank_entries.c.added_at.type.dialect_impl(c.dialect)
-    process = column_type.bind_processor(c.dialect)
-    now = process(utcnow()) if process else utcnow().isoformat(" ")
-    sql = (
-        f"INSERT INTO bank_entries ({', '.join(_ENTRY_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(_ENTRY_COLUMNS))}) "
-        f"ON CONFLICT ({', '.join(_UNIQUE_ENTRY)}) DO NOTHING"
-    )
-    return int(c.exec_driver_sql(sql, _entry_rows(bank_id, batch, now, seq)).rowcount)
-
-
-_PG_STAGING = "safehold_entry_staging"
-_PG_STAGING_DDL = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_STAGING} ("
-    "ord integer, bank_id integer, signal_type varchar(32), value text, value_digest bytea, "
-    "quality smallint, category_scheme varchar(64), category_code varchar(64), "
-    "source varchar(200), note text, added_at timestamptz, enabled boolean, change_seq bigint"
-    ") ON COMMIT DELETE ROWS"
-)
-
-
-def _insert_postgresql(c: Connection, bank_id: int, batch: Sequence[NewEntry], seq: int) -> int:
-    # COPY into a per-session temporary staging table, then one INSERT ... SELECT ... ON
-    # CONFLICT DO NOTHING: ~10x the rate of multi-row VALUES inserts. ON COMMIT DELETE ROWS
-    # empties the staging table with each batch's commit. Other PostgreSQL drivers fall back to
-    # SQLAlchemy's batched VALUES insert, counting inserted rows through RETURNING.
-    rows = _entry_rows(bank_id, batch, utcnow(), seq)
-    if c.dialect.driver != "psycopg":
-        stmt = (
-            postgresql.insert(bank_entries)
-            .on_conflict_do_nothing(index_elements=_UNIQUE_ENTRY)
-            .returning(bank_entries.c.id)
-        )
-        params = [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]
-        return len(c.execute(stmt, params).all())
-    columns = ", ".join(_ENTRY_COLUMNS)
-    driver = c.connection.driver_connection
-    if driver is None:  # pragma: no cover - only after the connection was invalidated
-        raise StorageError("the database connection was closed")
-    with driver.cursor() as cursor:
-        cursor.execute(_PG_STAGING_DDL)
-        with cursor.copy(f"COPY {_PG_STAGING} (ord, {columns}) FROM STDIN") as copy:
-            for i, row in enumerate(rows):
-                copy.write_row((i, *row))
-        cursor.execute(
-            f"INSERT INTO bank_entries ({columns}) SELECT {columns} FROM {_PG_STAGING} "
-            f"ORDER BY ord ON CONFLICT ({', '.join(_UNIQUE_ENTRY)}) DO NOTHING"
-        )
-        return int(cursor.rowcount)
-
-
-def insert_entries(c: Connection, bank_id: int, batch: Sequence[NewEntry]) -> int:
-    """Insert validated entries into bank ``bank_id``; return how many rows were added.
-
-    Duplicates of stored entries (and repeats within ``batch``) are skipped by
-    ``INSERT ... ON CONFLICT DO NOTHING`` on the ``(signal_type, value_digest, bank_id)``
-    unique constraint. One ``entries_added`` change is recorded when anything was added.
-
-    Raises:
-        StorageError: a database backend other than SQLite or PostgreSQL.
-    """
-    dialect = c.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise StorageError(
-            f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)"
-        )
-    seq = record_change(c, "entries_added", bank_id=bank_id)
-    if dialect == "sqlite":
-        added = _insert_sqlite(c, bank_id, batch, seq)
-    else:
-        added = _insert_postgresql(c, bank_id, batch, seq)
-    if added:
-        c.execute(update(changes).where(changes.c.id == seq).values(count=added))
-    else:
-        c.execute(delete(changes).where(changes.c.id == seq))
-    return added
 
 
 def bank_name_is(name: str) -> ColumnElement[bool]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from safehold.banks.models import Category, NewEntry
+from safehold.banks.models import MATCH_ACTIONS, Category, NewEntry
 from safehold.errors import InvalidInputError, InvalidSignalError, NotFoundError
 from safehold.signals.base import SIGNAL_TYPES, SignalType, get_signal_type
 from safehold.storage.tables import CATEGORY_PART_LENGTH, NAME_LENGTH, SOURCE_LENGTH
@@ -146,6 +146,18 @@ def validate_category(category: Category | None) -> Category | None:
             raise InvalidInputError(f"category {part} is empty")
         validate_text(f"category {part}", text, CATEGORY_PART_LENGTH)
     return category
+
+
+def validate_match_action(action: str) -> str:
+    """Return ``action`` if it is one of :data:`~safehold.banks.models.MATCH_ACTIONS`.
+
+    Raises:
+        InvalidInputError: anything else (the message lists the allowed actions and never
+            echoes the value).
+    """
+    if action not in MATCH_ACTIONS:
+        raise InvalidInputError(f"match action must be {' or '.join(MATCH_ACTIONS)}")
+    return action
 
 
 def validate_quality(quality: int | None) -> int | None:

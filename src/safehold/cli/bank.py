@@ -18,9 +18,9 @@ import typer
 from rich.table import Table
 
 from safehold.banks.media import MediaHasher
-from safehold.banks.models import Category, NewEntry
-from safehold.banks.validation import BANK_NAME_RULE, validate_entry_id
-from safehold.cli import bank_transfer
+from safehold.banks.models import MATCH_ACTIONS, Category, NewEntry
+from safehold.banks.validation import BANK_NAME_RULE
+from safehold.cli import bank_curate, bank_transfer
 from safehold.cli.bank_files import progress_bar
 from safehold.cli.bank_transfer import EXIT_NOTHING_READ
 from safehold.cli.common import (
@@ -41,6 +41,9 @@ app = typer.Typer(help="Manage banks: named hash lists.", no_args_is_help=True)
 
 _THRESHOLD = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*=\s*([+-]?)([0-9]+)\s*")
 _OUT_OF_RANGE = 10**18  # stands for any number too long to be a threshold
+_MATCH_ACTION_HELP = (
+    f"What an untrusted API caller is told to do on a match: {' or '.join(MATCH_ACTIONS)}."
+)
 
 
 def parse_threshold_options(values: list[str]) -> dict[str, int]:
@@ -103,12 +106,21 @@ def create(
     threshold: list[str] = typer.Option(
         [], "--threshold", help="Distance threshold for a signal type, e.g. pdq=24 (repeatable)."
     ),
+    category: str | None = typer.Option(
+        None, help="Category scheme:code given to entries added without one."
+    ),
+    match_action: str = typer.Option("review", help=_MATCH_ACTION_HELP),
 ) -> None:
     """Create an empty bank."""
     with handle_errors():
         thresholds = parse_threshold_options(threshold)
         bank = get_bank_service().create_bank(
-            name, description=description, source=source, thresholds=thresholds
+            name,
+            description=description,
+            source=source,
+            thresholds=thresholds,
+            category=_category(category),
+            match_action=match_action.strip().lower(),
         )
     typer.echo(f"created bank {bank.name} (thresholds: {_thresholds_text(bank.thresholds)})")
 
@@ -124,8 +136,16 @@ def update(
     reset_thresholds: bool = typer.Option(
         False, "--reset-thresholds", help="Drop every threshold first (back to the defaults)."
     ),
+    category: str | None = typer.Option(
+        None, help="New category scheme:code for entries added from now on."
+    ),
+    clear_category: bool = typer.Option(
+        False, "--clear-category", help="Remove the bank's category (entries keep theirs)."
+    ),
+    match_action: str | None = typer.Option(None, help=_MATCH_ACTION_HELP),
 ) -> None:
-    """Change a bank's description, source or thresholds (other thresholds are kept)."""
+    """Change a bank's description, source, thresholds, category or match action (other
+    thresholds are kept)."""
     with handle_errors():
         given = parse_threshold_options(threshold)
         service = get_bank_service()
@@ -134,7 +154,13 @@ def update(
             kept = {} if reset_thresholds else service.get_bank(name).thresholds
             thresholds = {**kept, **given}
         bank = service.update_bank(
-            name, description=description, source=source, thresholds=thresholds
+            name,
+            description=description,
+            source=source,
+            thresholds=thresholds,
+            category=_category(category),
+            clear_category=clear_category,
+            match_action=match_action.strip().lower() if match_action is not None else None,
         )
     typer.echo(f"updated bank {bank.name} (thresholds: {_thresholds_text(bank.thresholds)})")
 
@@ -175,6 +201,8 @@ def show(name: str = typer.Argument(..., help="Bank name (any case).")) -> None:
         ("source", display_text(b.source, markup=False)),
         ("enabled", "yes" if b.enabled else "no"),
         ("thresholds", _thresholds_text(b.thresholds)),
+        ("category", display_text(str(b.category), markup=False) if b.category else "-"),
+        ("on match", b.match_action),
         ("entries", f"{summary.total():,} ({summary.total(enabled_only=True):,} enabled)"),
         ("created", b.created_at.isoformat(timespec="seconds")),
     ]
@@ -193,6 +221,8 @@ def show(name: str = typer.Argument(..., help="Bank name (any case).")) -> None:
 
 app.command("import")(bank_transfer.import_)
 app.command("export")(bank_transfer.export)
+for _name, _command in bank_curate.COMMANDS.items():
+    app.command(_name)(_command)
 
 
 @app.command("add-media")
@@ -256,45 +286,3 @@ def add_media(
     if not entries:
         console.print("error: no file could be hashed; nothing was added", markup=False)
         raise typer.Exit(EXIT_NOTHING_READ)
-
-
-def _set_bank_enabled(name: str, enabled: bool) -> None:
-    with handle_errors():
-        bank = get_bank_service().update_bank(name, enabled=enabled)
-    typer.echo(f"bank {bank.name} {'enabled' if enabled else 'disabled'}")
-
-
-@app.command("disable")
-def disable(name: str = typer.Argument(..., help="Bank name.")) -> None:
-    """Stop a bank from matching (its entries are kept)."""
-    _set_bank_enabled(name, False)
-
-
-@app.command("enable")
-def enable(name: str = typer.Argument(..., help="Bank name.")) -> None:
-    """Let a disabled bank match again."""
-    _set_bank_enabled(name, True)
-
-
-def _set_entry_enabled(entry_id: int, enabled: bool) -> None:
-    with handle_errors():
-        validate_entry_id(entry_id)  # before opening the database: no driver overflow
-        service = get_bank_service()
-        service.set_entry_enabled(entry_id, enabled)
-        bank = service.get_entry(entry_id).bank_name
-    state = "enabled" if enabled else "disabled"
-    typer.echo(f"entry {entry_id} {state} (bank {display_text(bank, markup=False)})")
-
-
-@app.command("disable-entry")
-def disable_entry(
-    entry_id: int = typer.Argument(..., help="Entry id (from scan matches)."),
-) -> None:
-    """Stop one entry from matching, e.g. after a confirmed false positive."""
-    _set_entry_enabled(entry_id, False)
-
-
-@app.command("enable-entry")
-def enable_entry(entry_id: int = typer.Argument(..., help="Entry id.")) -> None:
-    """Let a disabled entry match again."""
-    _set_entry_enabled(entry_id, True)

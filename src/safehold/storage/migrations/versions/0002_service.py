@@ -23,7 +23,8 @@ TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    """Create the service tables and add ``banks.category_scheme``/``category_code``/``match_action``."""
+    """Create the service tables and add ``banks.category_scheme``, ``category_code`` and
+    ``match_action`` (on SQLite with ALTER TABLE, never a table rebuild: see below)."""
     op.create_table(
         "api_keys",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -113,6 +114,9 @@ def upgrade() -> None:
         ["status", "next_attempt_at"],
         unique=False,
     )
+    if op.get_bind().dialect.name == "sqlite":
+        _sqlite_add_bank_columns()
+        return
     with op.batch_alter_table("banks") as batch:
         batch.add_column(sa.Column("category_scheme", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("category_code", sa.String(length=64), nullable=True))
@@ -124,13 +128,42 @@ def upgrade() -> None:
         )
 
 
+# SQLite: never rebuild ``banks`` (batch mode's copy-and-move). Its DROP TABLE runs an implicit
+# DELETE, and with foreign keys on (every Safehold connection; the pragma cannot change inside
+# the migration's transaction) ON DELETE CASCADE then deletes every bank entry. ALTER TABLE
+# ADD/DROP COLUMN keeps the rows; the check sits on category_code (SQLite lets a column check
+# name other columns) so DROP COLUMN can remove it with that column.
+_CATEGORY_PAIR = "(category_scheme IS NULL) = (category_code IS NULL)"
+
+
+def _sqlite_add_bank_columns() -> None:
+    op.execute("ALTER TABLE banks ADD COLUMN category_scheme VARCHAR(64)")
+    op.execute(
+        "ALTER TABLE banks ADD COLUMN category_code VARCHAR(64) "
+        f"CONSTRAINT ck_banks_category_pair CHECK ({_CATEGORY_PAIR})"
+    )
+    op.execute("ALTER TABLE banks ADD COLUMN match_action VARCHAR(16) DEFAULT 'review' NOT NULL")
+
+
 def downgrade() -> None:
     """Drop what :func:`upgrade` added."""
+    if op.get_bind().dialect.name == "sqlite":
+        for column in ("match_action", "category_code", "category_scheme"):
+            op.execute(f"ALTER TABLE banks DROP COLUMN {column}")
+    else:
+        _drop_bank_columns()
+    _drop_tables()
+
+
+def _drop_bank_columns() -> None:
     with op.batch_alter_table("banks") as batch:
         batch.drop_constraint(op.f("ck_banks_category_pair"), type_="check")
         batch.drop_column("match_action")
         batch.drop_column("category_code")
         batch.drop_column("category_scheme")
+
+
+def _drop_tables() -> None:
     op.drop_index(op.f("ix_outbox_status_next_attempt_at"), table_name="outbox")
     op.drop_table("outbox")
     op.drop_index(op.f("ix_bank_actions_bank_id"), table_name="bank_actions")

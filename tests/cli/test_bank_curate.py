@@ -1,0 +1,67 @@
+"""``safehold bank delete``/``delete-entry`` and the bank category options, through Typer's
+CliRunner on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from safehold.banks.models import Category, NewEntry
+from safehold.banks.service import BankService
+from safehold.cli import bank
+from safehold.errors import NotFoundError
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def invoke(*args: str, input: str | None = None) -> Result:
+    return runner.invoke(bank.app, list(args), input=input)
+
+
+def test_delete_asks_first_unless_yes(bank_service: BankService) -> None:
+    bank_service.create_bank("Gone")
+    bank_service.add_entries("gone", [NewEntry("md5", "a" * 32), NewEntry("md5", "b" * 32)])
+    refused = invoke("delete", "gone", input="n\n")
+    assert refused.exit_code == 1
+    assert "delete bank Gone and its 2 entries?" in refused.stderr
+    assert bank_service.get_bank("gone").entry_count == 2
+    confirmed = invoke("delete", "GONE", input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "deleted bank Gone (2 entries)" in confirmed.stdout
+    with pytest.raises(NotFoundError):
+        bank_service.get_bank("gone")
+    bank_service.create_bank("quick")
+    assert invoke("delete", "quick", "--yes").exit_code == 0
+    missing = invoke("delete", "quick", "--yes")
+    assert (missing.exit_code, missing.stderr) == (2, "error: no bank named 'quick'\n")
+
+
+def test_delete_entry(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    entry = bank_service.add_entry("b", NewEntry("md5", "a" * 32))
+    result = invoke("delete-entry", str(entry.id))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"deleted entry {entry.id} (bank b)\n"
+    assert bank_service.get_bank("b").entry_count == 0
+    again = invoke("delete-entry", str(entry.id))
+    assert again.exit_code == 2
+    assert f"no bank entry with id {entry.id}" in again.stderr
+    assert "no bank entry" in invoke("delete-entry", str(2**64)).stderr
+
+
+def test_category_and_match_action_options(bank_service: BankService) -> None:
+    created = invoke("create", "b", "--category", "ncmec-industry:A1", "--match-action", "block")
+    assert created.exit_code == 0, created.output
+    got = bank_service.get_bank("b")
+    assert (got.category, got.match_action) == (Category("ncmec-industry", "A1"), "block")
+    shown = invoke("show", "b").stdout
+    assert "category:    ncmec-industry:A1" in shown
+    assert "on match:    block" in shown
+    assert invoke("update", "b", "--clear-category", "--match-action", "review").exit_code == 0
+    got = bank_service.get_bank("b")
+    assert (got.category, got.match_action) == (None, "review")
+    bad = invoke("update", "b", "--match-action", "erase")
+    assert (bad.exit_code, bad.stderr) == (2, "error: match action must be review or block\n")
+    bad = invoke("create", "c", "--category", "nocolon")
+    assert bad.exit_code == 2
+    assert "scheme:code" in bad.stderr
