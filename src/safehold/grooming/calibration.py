@@ -1,0 +1,175 @@
+"""Fit the risk model's logistic weights on the synthetic training split (and benign chats).
+
+Run ``python -m safehold.grooming.calibration`` after changing indicators, patterns, examples
+or features; it rewrites ``data/risk_model.json`` (one weight set per detector). It reads only
+the ``train`` split and the ``train`` part of the benign corpus: ``dev`` chooses thresholds
+and the skepticism window, ``eval`` is never read here.
+
+The fit is L2-regularised logistic regression by iteratively reweighted least squares (Newton's
+method; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, 4.4.1) on
+standardised features, in numpy so the default install needs no scikit-learn. Samples are
+senders: label 1 for a labelled groomer, 0 for everyone else. Each grooming conversation also
+contributes its 50 % and 75 % prefixes (labelled by the full conversation), so the model learns
+to rate partial evidence, which early warning needs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from safehold.grooming.detector import Detector, get_detector
+from safehold.grooming.features import FEATURE_NAMES, Evidence
+from safehold.grooming.model import Conversation
+from safehold.grooming.risk import RISK_MODEL_FORMAT, RiskModel
+
+#: Prefix shares of grooming conversations added as extra training samples.
+PREFIXES = (0.5, 0.75)
+DEFAULT_L2 = 10.0
+
+
+def sender_samples(
+    conversations: Iterable[Conversation], detector: Detector, prefixes: tuple[float, ...] = ()
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Feature rows and labels, one per (conversation or prefix, sender).
+
+    Returns:
+        ``(X, y)``: X of shape (n, len(FEATURE_NAMES)), y of 0/1 floats.
+    """
+    rows: list[list[float]] = []
+    labels: list[float] = []
+    for conv in conversations:
+        hits = detector.detect([m.text for m in conv.messages])
+        groomers = conv.label.groomers if conv.label else frozenset()
+        cuts = {len(conv.messages)}
+        if conv.label and conv.label.grooming:
+            cuts |= {max(1, int(len(conv.messages) * p)) for p in prefixes}
+        for cut in sorted(cuts):
+            evidence = Evidence(dict(conv.participants))
+            for message, message_hits in zip(conv.messages[:cut], hits[:cut], strict=True):
+                evidence.add(message, message_hits)
+            for sender in evidence.senders:
+                rows.append(evidence.features(sender))
+                labels.append(1.0 if sender in groomers else 0.0)
+    return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+
+
+def fit_logistic(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    l2: float = DEFAULT_L2,
+    iterations: int = 50,
+    signs: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.float64], float, NDArray[np.float64], NDArray[np.float64]]:
+    """L2-regularised logistic regression by IRLS on standardised features.
+
+    Args:
+        signs: per feature +1 (weight must be >= 0), -1 (<= 0) or 0 (free). A weight that
+            ends up with the wrong sign is fixed at 0 and the rest refitted (active set), so
+            more risk evidence never lowers the score.
+
+    Returns:
+        ``(weights, bias, mean, scale)``: predict with ``sigmoid(bias + ((x - mean) / scale)
+        @ weights)``. Constant features get scale 1 and weight ~0.
+    """
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    wanted = np.concatenate([[0.0], signs if signs is not None else np.zeros(x.shape[1])])
+    free = np.ones(z.shape[1], dtype=bool)
+    while True:
+        beta = np.zeros(z.shape[1])
+        beta[free] = _irls(z[:, free], y, l2, iterations)
+        wrong = free & (wanted * beta < 0)
+        if not wrong.any():
+            return beta[1:], float(beta[0]), mean, scale
+        free &= ~wrong
+
+
+def _irls(
+    z: NDArray[np.float64], y: NDArray[np.float64], l2: float, iterations: int
+) -> NDArray[np.float64]:
+    beta = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ beta, -50, 50)))
+        w = np.maximum(p * (1 - p), 1e-9)
+        gradient = z.T @ (y - p) - penalty * beta
+        hessian = (z.T * w) @ z + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        beta += step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return beta
+
+
+def fit_risk_model(
+    conversations: list[Conversation], detector: Detector, l2: float = DEFAULT_L2
+) -> RiskModel:
+    """Fit a :class:`RiskModel` for ``detector`` on labelled conversations."""
+    x, y = sender_samples(conversations, detector, PREFIXES)
+    signs = np.array(
+        [-1.0 if n == "protective" else 0.0 if n == "escalation" else 1.0 for n in FEATURE_NAMES]
+    )
+    weights, bias, mean, scale = fit_logistic(x, y, l2, signs=signs)
+    return RiskModel(
+        detector.name,
+        tuple(round(float(v), 6) for v in weights),
+        round(bias, 6),
+        tuple(round(float(v), 6) for v in mean),
+        tuple(round(float(v), 6) for v in scale),
+    )
+
+
+def training_conversations() -> list[Conversation]:
+    """The calibration data: the synthetic train split plus the benign train chats (if the
+    ``chatterbot-corpus`` package is installed)."""
+    from safehold.grooming.benign import chatterbot_conversations
+    from safehold.grooming.synthetic import generate
+
+    conversations = generate("train")
+    try:
+        conversations += chatterbot_conversations("train")
+    except Exception as exc:
+        print(f"benign corpus skipped: {exc}", file=sys.stderr)
+    return conversations
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Refit the named detectors' weights (default: pattern and embedding) and update
+    ``data/risk_model.json`` (weights of detectors not named are kept)."""
+    names = (argv if argv is not None else sys.argv[1:]) or ["pattern", "embedding"]
+    target = Path(__file__).parent / "data" / "risk_model.json"
+    conversations = training_conversations()
+    models = {}
+    for name in names:
+        try:
+            detector = get_detector(name)
+        except Exception as exc:
+            print(f"{name}: skipped ({exc})", file=sys.stderr)
+            continue
+        models[name] = fit_risk_model(conversations, detector).to_dict()
+        print(f"{name}: fitted on {len(conversations)} conversations", file=sys.stderr)
+    if target.exists():
+        old = json.loads(target.read_text()).get("models", {})
+        models = {**{k: v for k, v in old.items() if k not in models}, **models}
+    document = {
+        "format": RISK_MODEL_FORMAT,
+        "version": 1,
+        "features": list(FEATURE_NAMES),
+        "trained_on": "synthetic train split + chatterbot-corpus english train part",
+        "models": models,
+    }
+    target.write_text(json.dumps(document, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""Evidence per sender, accumulated message by message, and the features the risk model reads.
+
+:class:`Evidence` is the incremental state shared by batch scoring and the streaming monitor:
+adding a message costs O(indicators), and :meth:`Evidence.features` turns one sender's
+evidence into a fixed-length vector (:data:`FEATURE_NAMES`). The features encode what the
+literature says matters more than any single hit: how many distinct behaviours a sender shows,
+how many stages they span, whether the stages appear in grooming order (escalation, O'Connell
+2003), whether exclusivity is followed by sexual or approach behaviour, whether the behaviour
+is one-sided (peers ask each other's age; groomers ask and do not answer), the age gap
+(declared ages, or adult and minor ages said in the chat) and protective context (parents
+included).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from safehold.grooming.detector import Hit
+from safehold.grooming.indicators import RISK_INDICATORS, Stage, stage_of
+from safehold.grooming.model import Message, Participant
+
+#: Strength at which a hit counts as present for counting features.
+PRESENT = 0.5
+#: Message ids kept per sender and indicator (for explanations).
+MAX_IDS = 20
+_EXCLUSIVITY = {n for n in RISK_INDICATORS if stage_of(n) == Stage.EXCLUSIVITY}
+_SEXUAL = {n for n in RISK_INDICATORS if stage_of(n) == Stage.SEXUAL}
+_APPROACH = {n for n in RISK_INDICATORS if stage_of(n) == Stage.APPROACH}
+
+FEATURE_NAMES: tuple[str, ...] = (
+    *(f"ind_{n}" for n in RISK_INDICATORS),
+    "distinct_indicators",
+    "distinct_stages",
+    "escalation",
+    "exclusivity_then_harm",
+    "one_sided",
+    "partner_minor",
+    "self_adult",
+    "age_gap",
+    "protective",
+    "new_account",
+)
+
+
+@dataclass
+class Found:
+    """One indicator's evidence for one sender: best strength, where it first showed, ids."""
+
+    strength: float
+    first_index: int
+    message_ids: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SenderEvidence:
+    """Everything one sender showed so far."""
+
+    found: dict[str, Found] = field(default_factory=dict)
+    messages: int = 0
+    protective: int = 0
+    protective_ids: list[str] = field(default_factory=list)
+    minor_ids: list[str] = field(default_factory=list)
+    adult_ids: list[str] = field(default_factory=list)
+
+
+class Evidence:
+    """Per-sender evidence of one conversation, fed one message (and its hits) at a time.
+
+    Args:
+        participants: what the platform knows about each participant (declared ages, roles).
+    """
+
+    def __init__(self, participants: dict[str, Participant] | None = None) -> None:
+        self.participants: dict[str, Participant] = dict(participants or {})
+        self.senders: dict[str, SenderEvidence] = {}
+        self.count = 0
+
+    def add(self, message: Message, hits: list[Hit]) -> None:
+        """Record ``message`` (the ``count``-th of the conversation) and its ``hits``."""
+        state = self.senders.setdefault(message.sender, SenderEvidence())
+        state.messages += 1
+        for hit in hits:
+            if hit.indicator == "adult_inclusion":
+                state.protective += 1
+                _keep(state.protective_ids, message.id)
+            elif hit.indicator == "minor_age_disclosed":
+                _keep(state.minor_ids, message.id)
+            elif hit.indicator in RISK_INDICATORS:
+                if hit.indicator == "age_gap" and hit.strength >= PRESENT:
+                    _keep(state.adult_ids, message.id)
+                found = state.found.get(hit.indicator)
+                if found is None:
+                    found = state.found[hit.indicator] = Found(hit.strength, self.count)
+                found.strength = max(found.strength, hit.strength)
+                if hit.strength >= PRESENT or not found.message_ids:
+                    _keep(found.message_ids, message.id)
+                    _keep(found.evidence, hit.evidence)
+        self.count += 1
+
+    def features(self, sender: str) -> list[float]:
+        """The feature vector of ``sender`` (order: :data:`FEATURE_NAMES`)."""
+        state = self.senders.get(sender, SenderEvidence())
+        others = [s for name, s in self.senders.items() if name != sender]
+        present = {n: f for n, f in state.found.items() if f.strength >= PRESENT}
+        stages = {stage_of(n) for n in present}
+        own_mass = sum(f.strength for f in state.found.values())
+        other_mass = max((sum(f.strength for f in o.found.values()) for o in others), default=0.0)
+        exclusivity = max(
+            (state.found[n].strength for n in _EXCLUSIVITY if n in state.found), default=0.0
+        )
+        harm = max(
+            (state.found[n].strength for n in (_SEXUAL | _APPROACH) if n in state.found),
+            default=0.0,
+        )
+        partner_minor = 1.0 if self._partner_minor(sender, others) else 0.0
+        self_adult = 1.0 if self._is_adult(sender, state) else 0.0
+        account = self.participants.get(sender)
+        new_account = (
+            1.0
+            if account and account.account_age_days is not None and account.account_age_days < 7
+            else 0.0
+        )
+        return [
+            *(state.found[n].strength if n in state.found else 0.0 for n in RISK_INDICATORS),
+            float(len(present)),
+            float(len(stages)),
+            _escalation(present) * math.log1p(len(stages)),
+            exclusivity * harm,
+            own_mass / (own_mass + other_mass) if own_mass > 0 else 0.0,
+            partner_minor,
+            self_adult,
+            partner_minor * self_adult,
+            math.log1p(state.protective),
+            new_account,
+        ]
+
+    def _is_adult(self, sender: str, state: SenderEvidence) -> bool:
+        person = self.participants.get(sender)
+        if person is not None:
+            if person.declared_age is not None:
+                return person.declared_age >= 18
+            if person.role in ("adult", "verified_adult", "parent", "teacher", "coach"):
+                return True
+        return bool(state.adult_ids)
+
+    def _partner_minor(self, sender: str, others: list[SenderEvidence]) -> bool:
+        for pid, person in self.participants.items():
+            if pid == sender:
+                continue
+            if person.declared_age is not None and person.declared_age < 18:
+                return True
+            if person.role == "minor":
+                return True
+        return any(o.minor_ids for o in others)
+
+
+def _escalation(present: dict[str, Found]) -> float:
+    """Kendall-style agreement (-1..1) between first-appearance order and stage order."""
+    items = sorted(present.items(), key=lambda kv: kv[1].first_index)
+    concordant = discordant = 0
+    for i, (name_a, _) in enumerate(items):
+        for name_b, _ in items[i + 1 :]:
+            a, b = stage_of(name_a), stage_of(name_b)
+            if a < b:
+                concordant += 1
+            elif a > b:
+                discordant += 1
+    total = concordant + discordant
+    return (concordant - discordant) / total if total else 0.0
+
+
+def _keep(items: list[str], value: str) -> None:
+    if len(items) < MAX_IDS and (not items or items[-1] != value):
+        items.append(value)

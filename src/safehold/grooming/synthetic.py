@@ -1,0 +1,227 @@
+"""Synthetic, non-explicit development data: grooming-pattern conversations and hard negatives.
+
+Real grooming chats cannot be collected or shipped, so development and the repo's own
+evaluation use conversations generated from the templates in ``data/synthetic.toml``: short
+exchanges ("beats") per indicator or situation, in the plain behavioural wording the safety
+rules allow, assembled by template family with small talk in between, then obfuscated the way
+people type (leetspeak, elongation, abbreviations, emoji, typos).
+
+Splits are fixed by seed (train 1, dev 2, eval 3) and honest: every bank has disjoint
+phrasings per split, and two grooming families (``scout``, ``slow``) and one negative family
+(``tutoring``) appear only in ``eval``; nothing in ``eval`` is used to write patterns, fit the
+risk model or choose thresholds. See ``docs/grooming.md``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from safehold.errors import InvalidInputError
+from safehold.grooming.model import Conversation, ConversationLabel, Message, Participant
+
+SPLITS = ("train", "dev", "eval")
+SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3}
+#: Default sizes per split: (grooming, negative) conversations.
+DEFAULT_SIZES = {"train": (300, 300), "dev": (100, 100), "eval": (200, 300)}
+_SLOT = re.compile(r"\{(\w+)\}")
+_LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
+_SHORT = {
+    "you": "u",
+    "your": "ur",
+    "are": "r",
+    "picture": "pic",
+    "please": "pls",
+    "for": "4",
+    "to": "2",
+    "people": "ppl",
+    "because": "cuz",
+    "tomorrow": "tmrw",
+}
+_EMOJI = ["\U0001f60a", "\U0001f609", "\U0001f618", "\U0001f92b", "\U0001f602", "\u2764\ufe0f"]
+
+
+@lru_cache(maxsize=1)
+def load_templates() -> dict[str, Any]:
+    """The packaged ``data/synthetic.toml`` as a dict."""
+    text = resources.files("safehold.grooming").joinpath("data/synthetic.toml").read_text()
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True)
+class SyntheticOptions:
+    """How much to generate and how noisy.
+
+    Attributes:
+        grooming: number of grooming conversations.
+        negative: number of hard-negative conversations.
+        obfuscation: probability that an "A" line is obfuscated (0-1).
+        seed: overrides the split's fixed seed (tests only).
+    """
+
+    grooming: int
+    negative: int
+    obfuscation: float = 0.3
+    seed: int | None = None
+
+
+def generate(split: str, options: SyntheticOptions | None = None) -> list[Conversation]:
+    """Generate one split's conversations, deterministically.
+
+    Args:
+        split: ``train``, ``dev`` or ``eval``.
+        options: sizes and noise; :data:`DEFAULT_SIZES` when None.
+
+    Returns:
+        Grooming conversations first, then negatives; each labelled, ids ``<split>-<n>``.
+
+    Raises:
+        InvalidInputError: unknown split or negative sizes.
+    """
+    if split not in SPLITS:
+        raise InvalidInputError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    if options is None:
+        options = SyntheticOptions(*DEFAULT_SIZES[split])
+    if options.grooming < 0 or options.negative < 0:
+        raise InvalidInputError("sizes must be >= 0")
+    rng = random.Random(options.seed if options.seed is not None else SPLIT_SEEDS[split])
+    data = load_templates()
+    families = data["families"]
+    grooming = [n for n, f in families.items() if f["kind"] == "grooming" and split in f["splits"]]
+    negative = [n for n, f in families.items() if f["kind"] == "negative" and split in f["splits"]]
+    out: list[Conversation] = []
+    groomers: list[str] = []
+    for i in range(options.grooming + options.negative):
+        is_grooming = i < options.grooming
+        family = rng.choice(grooming if is_grooming else negative)
+        if is_grooming and groomers and rng.random() < 0.4:
+            adult = rng.choice(groomers)  # one groomer, several children (per-author eval)
+        else:
+            adult = f"{split}-u{i}a"
+            if is_grooming:
+                groomers.append(adult)
+        out.append(
+            _conversation(
+                rng,
+                data,
+                split,
+                family,
+                f"{split}-{i}",
+                adult,
+                f"{split}-u{i}b",
+                is_grooming,
+                options.obfuscation,
+            )
+        )
+    return out
+
+
+def _conversation(
+    rng: random.Random,
+    data: dict[str, Any],
+    split: str,
+    family: str,
+    conv_id: str,
+    a_id: str,
+    b_id: str,
+    is_grooming: bool,
+    obfuscation: float,
+) -> Conversation:
+    spec = data["families"][family]
+    lines: list[tuple[str, str]] = [
+        ("A", rng.choice(["hey", "hi", "hello", "heyy", "yo"])),
+        ("B", rng.choice(["hi", "hey", "hii", "sup"])),
+    ]
+    for beat in spec["beats"]:
+        keep = 0.7 if beat == "smalltalk" else 0.85
+        if rng.random() > keep:
+            continue
+        for _ in range(rng.randint(0, 2)):
+            lines.extend(_exchange(rng, data, split, "smalltalk"))
+        lines.extend(_exchange(rng, data, split, beat, grooming=is_grooming))
+    lines.extend(_exchange(rng, data, split, "smalltalk"))
+    start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 500_000))
+    messages = []
+    for n, (who, text) in enumerate(lines):
+        if who == "A" and rng.random() < obfuscation:
+            text = obfuscate(rng, text)
+        start += timedelta(seconds=rng.randint(5, 300))
+        messages.append(Message(f"m{n + 1}", a_id if who == "A" else b_id, text, start))
+    a_person, b_person = _people(rng, spec["kind"], family, a_id, b_id)
+    label = ConversationLabel(
+        is_grooming, frozenset({a_id}) if is_grooming else frozenset(), f"synthetic:{family}"
+    )
+    return Conversation.build(conv_id, messages, [a_person, b_person], label)
+
+
+def _exchange(
+    rng: random.Random, data: dict[str, Any], split: str, beat: str, grooming: bool = False
+) -> list[tuple[str, str]]:
+    if beat == "smalltalk":
+        bank = data["smalltalk"][split]
+    else:
+        bank = data["grooming" if grooming else "negative"][beat][split]
+    template = rng.choice(bank)
+    filled = _SLOT.sub(lambda m: rng.choice(data["slots"][m.group(1)]), template)
+    out = []
+    for part in filled.split("||"):
+        who, _, text = part.strip().partition(":")
+        out.append((who.strip(), text.strip()))
+    return out
+
+
+def _people(
+    rng: random.Random, kind: str, family: str, a_id: str, b_id: str
+) -> tuple[Participant, Participant]:
+    child_age = rng.randint(11, 15) if rng.random() < 0.4 else None
+    if kind == "grooming":
+        roll = rng.random()
+        a_age = rng.randint(15, 17) if roll < 0.2 else rng.randint(22, 50) if roll < 0.4 else None
+        account = rng.uniform(0, 6) if rng.random() < 0.3 else rng.uniform(7, 900)
+        return Participant(a_id, a_age, account), Participant(b_id, child_age)
+    if family == "peers":
+        a_age = rng.randint(11, 15) if rng.random() < 0.4 else None
+        return Participant(a_id, a_age), Participant(b_id, child_age)
+    if family == "adults":
+        return (
+            Participant(a_id, rng.randint(25, 60) if rng.random() < 0.4 else None),
+            Participant(b_id, rng.randint(25, 60) if rng.random() < 0.4 else None),
+        )
+    a_age = rng.randint(28, 55) if rng.random() < 0.4 else None
+    return Participant(a_id, a_age, rng.uniform(30, 2000)), Participant(b_id, child_age)
+
+
+def obfuscate(rng: random.Random, text: str) -> str:
+    """Disguise ``text`` as people do: leetspeak, elongation, abbreviations, emoji or a typo.
+
+    One transformation is chosen at random; words are kept recognisable to a human reader.
+    """
+    words = text.split()
+    if not words:
+        return text
+    kind = rng.choice(["leet", "elongate", "short", "emoji", "typo", "short"])
+    i = rng.randrange(len(words))
+    if kind == "leet":
+        words[i] = "".join(_LEET.get(c, c) if rng.random() < 0.6 else c for c in words[i])
+    elif kind == "elongate":
+        vowels = [j for j, c in enumerate(words[i]) if c in "aeiouy"]
+        if vowels:
+            j = rng.choice(vowels)
+            words[i] = words[i][: j + 1] + words[i][j] * rng.randint(2, 5) + words[i][j + 1 :]
+    elif kind == "short":
+        words = [_SHORT.get(w.lower(), w) for w in words]
+    elif kind == "emoji":
+        words.append(rng.choice(_EMOJI))
+    else:
+        long = [j for j, w in enumerate(words) if len(w) >= 7 and w.isalpha()]
+        if long:
+            j = rng.choice(long)
+            k = rng.randrange(1, len(words[j]) - 1)
+            words[j] = words[j][:k] + words[j][k + 1 :]
+    return " ".join(words)

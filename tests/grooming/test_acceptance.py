@@ -1,0 +1,39 @@
+"""Issue 5's definition of done, on the synthetic evaluation split (never used for tuning):
+per-conversation F0.5 >= 0.9, false-positive rate on the benign sets <= 1 %, and the median
+warning early in a grooming conversation. The figures are in docs/grooming.md; these tests
+keep them from regressing."""
+
+from __future__ import annotations
+
+import pytest
+
+from safehold.grooming.benign import chatterbot_conversations
+from safehold.grooming.detector import Detector
+from safehold.grooming.evaluate import EvaluationReport, evaluate
+from safehold.grooming.model import Conversation
+from safehold.grooming.patterns import PatternDetector
+from safehold.grooming.synthetic import generate
+
+
+def _eval_split() -> list[Conversation]:
+    conversations = generate("eval")
+    pytest.importorskip("chatterbot_corpus")
+    return conversations + chatterbot_conversations("eval")
+
+
+def _check(report: EvaluationReport, max_share: float) -> None:
+    assert report.grooming == 200
+    assert report.per_conversation.f05 >= 0.9
+    assert report.false_positive_rate <= 0.01
+    assert report.median_share_read_all is not None
+    assert report.median_share_read_all <= max_share
+
+
+def test_pattern_detector_on_the_eval_split(pattern_detector: PatternDetector) -> None:
+    # Measured 40.0 % (12 of 30 messages): at the 40 % target, not under it (docs/grooming.md).
+    _check(evaluate(_eval_split(), pattern_detector), max_share=0.40)
+
+
+@pytest.mark.slow
+def test_embedding_detector_on_the_eval_split(embedding_detector: Detector) -> None:
+    _check(evaluate(_eval_split(), embedding_detector), max_share=0.39)
