@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(2.0, gt=0)
     webhook_lease_seconds: float = Field(30.0, gt=0)
+    # -- grooming risk (``safehold chat``, conversation routes) -------------------------------
+    grooming_detector: str = "pattern"
+    grooming_monitor_threshold: float = Field(0.3, ge=0, le=1)
+    grooming_review_threshold: float = Field(0.6, ge=0, le=1)
+    grooming_urgent_threshold: float = Field(0.9, ge=0, le=1)
+    grooming_skepticism: int = Field(2, ge=1, le=1000)
+    grooming_model_path: Path | None = None
 
     def resolved_database_url(self) -> str:
         """Return ``database_url`` or the default SQLite file ``<data_dir>/safehold.db``."""

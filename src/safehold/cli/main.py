@@ -31,13 +31,23 @@ def main(
 
 def _register() -> None:
     """Attach the command groups (imported here so ``--help`` stays fast to import)."""
-    from safehold.cli import bank, db, demo, scan, signals
+    from safehold.cli import bank, chat, db, demo, scan, signals
 
     app.add_typer(bank.app, name="bank")
+    app.add_typer(chat.app, name="chat")
     app.add_typer(db.app, name="db")
     app.add_typer(signals.app, name="hash")
     app.command("scan")(scan.scan)
     app.command("demo")(demo.demo)
+
+    from safehold.cli import actions
+
+    app.add_typer(actions.app, name="actions")
+
+    from safehold.cli import keys, serve
+
+    app.add_typer(keys.app, name="key")
+    app.command("serve")(serve.serve)
 
 
 _register()

@@ -25,7 +25,7 @@ from safehold.errors import ContentTooLargeError, CorruptContentError, SafeholdE
 from safehold.scanning.errors import UnreadableContentError
 from safehold.scanning.records import FileError, FileOutcome
 from safehold.settings import Settings
-from safehold.signals.base import HashOptions, SignalType, get_signal_type
+from safehold.signals.base import Content, HashOptions, SignalType, get_signal_type
 from safehold.signals.content import detect_content
 
 
@@ -112,6 +112,13 @@ class FileHasher:
                 return outcome, True
             outcome.error = _file_error(exc)
             return outcome, False
+        return self.hash_content(content)
+
+    def hash_content(self, content: Content) -> tuple[FileOutcome, bool]:
+        """Hash already detected ``content`` (a file, or bytes held in memory such as an
+        upload to the HTTP service); returns and never raises as :meth:`hash_path`."""
+        outcome = FileOutcome(signal_types=self.names)
+        path = str(content.path)
         outcome.content_type = str(content.content_type)
         outcome.size = content.size
         for instance in self.instances:

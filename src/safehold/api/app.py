@@ -1,0 +1,129 @@
+"""The FastAPI application: routers, error mapping and the worker's start-up and shut-down.
+
+``create_app(settings)`` is what tests use; ``create_app_from_env`` is the factory uvicorn
+calls in each worker process of ``safehold serve`` (settings from ``SAFEHOLD_*``).
+
+Start-up opens the database and refuses to start on an unmigrated server database
+(:class:`~safehold.errors.DatabaseNotMigratedError`, with the ``safehold db upgrade`` hint); the
+embedded SQLite default is created and migrated as everywhere else. The index then loads in a
+background thread and follows the bank change log (``index_poll_seconds``); the webhook
+deliverer runs in another thread. Shut-down stops both.
+
+Two pure ASGI middlewares wrap every request: :class:`~safehold.api.metrics.
+RequestMetricsMiddleware` (outermost: counts and times every response, refusals included) and
+:class:`~safehold.api.body_limit.BodyLimitMiddleware` (413 for bodies over
+``max_upload_bytes`` before they are read).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from safehold import __version__
+from safehold.actions import start_deliverer
+from safehold.api.body_limit import BodyLimitMiddleware
+from safehold.api.errors import install_error_handlers
+from safehold.api.metrics import RequestMetricsMiddleware
+from safehold.api.routes import (
+    actions,
+    banks,
+    entries,
+    health,
+    hma,
+    index_status,
+    keys,
+    matching,
+    metrics,
+)
+from safehold.api.state import ServiceState
+from safehold.settings import Settings, get_settings
+from safehold.storage.engine import open_database
+
+log = logging.getLogger(__name__)
+
+#: Environment variable ``safehold serve`` sets for its workers: how many there are.
+WORKERS_ENV = "SAFEHOLD_SERVE_WORKER_COUNT"
+
+#: Paths whose request bodies are streamed to disk and not held to ``max_upload_bytes``
+#: (bulk bank imports of millions of rows).
+UNLIMITED_BODY_PATHS = (r"/v1/banks/[^/]+/import",)
+
+
+def _load_index(state: ServiceState) -> None:
+    """Load the index, then follow the change log until shut-down."""
+    try:
+        state.matcher.load()
+    except Exception:
+        log.exception("the index failed to load; /readyz stays 503")
+        return
+    state.matcher.start_polling(state.settings.index_poll_seconds)
+
+
+def create_app(
+    settings: Settings | None = None, *, workers: int = 1, background: bool = True
+) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: defaults to :func:`safehold.settings.get_settings`.
+        workers: worker processes sharing the load (rate limits are divided by it).
+        background: start the index loader and the webhook deliverer (tests of routes that
+            need neither may pass False; the index is then loaded on first use).
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = open_database(settings)  # DatabaseNotMigratedError: refuse to start
+        state = ServiceState.build(settings, engine, workers=workers)
+        app.state.safehold = state
+        if background:
+            loader = threading.Thread(
+                target=_load_index, args=(state,), name="safehold-index", daemon=True
+            )
+            loader.start()
+            state.threads.append(loader)
+            state.threads.append(start_deliverer(state.actions, state.stop))
+        try:
+            yield
+        finally:
+            state.stop.set()
+            state.matcher.stop()
+            for thread in state.threads:
+                thread.join(timeout=5)
+            engine.dispose()
+
+    app = FastAPI(
+        title="Safehold",
+        version=__version__,
+        summary="Match content against hash lists of known child sexual abuse material.",
+        description=(
+            "Every route except /healthz and /readyz needs an API key "
+            "(`Authorization: Bearer <key>` or `X-API-Key: <key>`). See docs/service.md."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    # Added last = outermost: the metrics see every response, 413s included.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, exempt=UNLIMITED_BODY_PATHS
+    )
+    app.add_middleware(RequestMetricsMiddleware)
+    for module in (health, keys, metrics, matching, index_status, banks, entries, actions, hma):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each ``safehold serve`` worker (:data:`WORKERS_ENV`)."""
+    try:
+        workers = max(1, int(os.environ.get(WORKERS_ENV, "1")))
+    except ValueError:
+        workers = 1
+    return create_app(workers=workers)

@@ -1,0 +1,1 @@
+"""One router per area; ``safehold.api.app`` includes them all."""

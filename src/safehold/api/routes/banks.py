@@ -1,0 +1,198 @@
+"""Banks: list, create, show, change, delete, summarise, and bulk-import hash lists.
+
+Every route needs the ``curator`` (or ``admin``) scope: bank names and contents are
+confidential, so ``matcher`` and ``client`` keys never reach them. Each write goes through
+:class:`~safehold.banks.service.BankService`, which records it in the change log; every
+worker's matcher picks it up from there. Bank names are matched ignoring case.
+
+The bulk import streams the request body into a spooled temporary file (memory up to
+:data:`SPOOL_MEMORY_BYTES`, then disk under ``TMPDIR``) and parses it in a worker thread with
+the streaming readers of ``safehold.banks.formats``, so a body of millions of rows never sits
+in memory; ``SAFEHOLD_MAX_UPLOAD_BYTES`` does not apply to it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import IO, Annotated, BinaryIO, Literal, cast
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from safehold.api.deps import CuratorKey, StateDep
+from safehold.api.schemas.banks import (
+    BankCreate,
+    BankPublic,
+    BankSummaryPublic,
+    BankUpdate,
+    ImportResult,
+)
+from safehold.api.schemas.common import AUTH_RESPONSES
+from safehold.banks.importing import import_bank_file
+from safehold.banks.models import Category
+from safehold.banks.service import BankService
+from safehold.storage.tables import CATEGORY_PART_LENGTH, NAME_LENGTH, SOURCE_LENGTH
+
+router = APIRouter(tags=["banks"], responses=AUTH_RESPONSES)
+
+BankName = Annotated[str, Path(min_length=1, max_length=NAME_LENGTH)]
+
+#: Bytes of an import body kept in memory before the spool moves to a temporary file.
+SPOOL_MEMORY_BYTES = 1024 * 1024
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the bank file: CSV (text/csv) or a plain list (text/plain), UTF-8",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _category(text: str | None) -> Category | None:
+    return Category.parse(text) if text else None
+
+
+def _create(banks: BankService, body: BankCreate) -> BankPublic:
+    bank = banks.create_bank(
+        body.name,
+        description=body.description,
+        source=body.source,
+        thresholds=body.thresholds,
+        category=_category(body.category),
+        match_action=body.match_action,
+    )
+    if not body.enabled:
+        bank = banks.update_bank(bank.name, enabled=False)
+    return BankPublic.of(bank)
+
+
+def _update(banks: BankService, name: str, body: BankUpdate) -> BankPublic:
+    given = body.model_fields_set
+    clear = "category" in given and body.category is None
+    bank = banks.update_bank(
+        name,
+        description=body.description,
+        source=body.source,
+        thresholds=body.thresholds,
+        enabled=body.enabled,
+        category=_category(body.category),
+        clear_category=clear,
+        match_action=body.match_action,
+    )
+    return BankPublic.of(bank)
+
+
+@router.get("/v1/banks", summary="List banks")
+async def list_banks(state: StateDep, _key: CuratorKey) -> list[BankPublic]:
+    """Every bank, sorted by name, with its entry count."""
+    return [BankPublic.of(b) for b in await run_in_threadpool(state.banks.list_banks)]
+
+
+@router.post("/v1/banks", status_code=201, summary="Create a bank")
+async def create_bank(body: BankCreate, state: StateDep, _key: CuratorKey) -> BankPublic:
+    """A new, empty bank; 409 when a bank of that name exists (ignoring case)."""
+    return await run_in_threadpool(_create, state.banks, body)
+
+
+@router.get("/v1/banks/{bank_name}", summary="Show a bank")
+async def get_bank(bank_name: BankName, state: StateDep, _key: CuratorKey) -> BankPublic:
+    """The bank with its entry count."""
+    return BankPublic.of(await run_in_threadpool(state.banks.get_bank, bank_name))
+
+
+@router.patch("/v1/banks/{bank_name}", summary="Change a bank")
+async def update_bank(
+    bank_name: BankName, body: BankUpdate, state: StateDep, _key: CuratorKey
+) -> BankPublic:
+    """Change the given fields (absent fields stay; ``category: null`` removes it)."""
+    return await run_in_threadpool(_update, state.banks, bank_name, body)
+
+
+@router.delete("/v1/banks/{bank_name}", status_code=204, summary="Delete a bank and its entries")
+async def delete_bank(bank_name: BankName, state: StateDep, _key: CuratorKey) -> Response:
+    """Deletes the bank, its entries and its actions for good (PATCH ``enabled: false``
+    keeps them); every worker's index drops the entries."""
+    await run_in_threadpool(state.banks.delete_bank, bank_name)
+    return Response(status_code=204)
+
+
+@router.get("/v1/banks/{bank_name}/summary", summary="Entry counts of a bank")
+async def summarize_bank(
+    bank_name: BankName, state: StateDep, _key: CuratorKey
+) -> BankSummaryPublic:
+    """Entry counts by signal type, and by signal type and category (no hash values)."""
+    summary = await run_in_threadpool(state.banks.summarize_bank, bank_name)
+    return BankSummaryPublic.of(summary)
+
+
+@router.post(
+    "/v1/banks/{bank_name}/import",
+    summary="Bulk-import a bank file (CSV or plain list)",
+    openapi_extra=_IMPORT_BODY,
+)
+async def import_entries(
+    bank_name: BankName,
+    request: Request,
+    state: StateDep,
+    _key: CuratorKey,
+    fmt: Annotated[
+        Literal["csv", "plain"] | None,
+        Query(alias="format", description="default: csv for text/csv bodies, else sniffed"),
+    ] = None,
+    signal_type: Annotated[
+        str | None, Query(max_length=32, description="for rows that name none, e.g. pdq")
+    ] = None,
+    category: Annotated[
+        str | None,
+        Query(
+            max_length=2 * CATEGORY_PART_LENGTH + 1,
+            description="scheme:code for rows without one (else the bank's)",
+        ),
+    ] = None,
+    source: Annotated[str, Query(max_length=SOURCE_LENGTH)] = "",
+) -> ImportResult:
+    """Reads the body as ``safehold bank import`` reads a file (docs/banks.md): bad rows are
+    reported by line number (the first 100; ``error_count`` counts all) and skipped, the
+    rest is added in batches of 10,000; duplicates are counted, not errors."""
+    await run_in_threadpool(state.banks.get_bank, bank_name)  # 404 before reading the body
+    cat = _category(category)
+    if fmt is None and request.headers.get("content-type", "").startswith("text/csv"):
+        fmt = "csv"
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+    try:
+        size = await _spool_body(request, spool)
+        spool.seek(0)
+        report = await run_in_threadpool(
+            import_bank_file,
+            state.banks,
+            bank_name,
+            cast(BinaryIO, spool),
+            fmt=fmt,
+            signal_type=signal_type,
+            category=cat,
+            source=source,
+            vpdq_seconds_per_frame=state.settings.vpdq_seconds_per_frame,
+        )
+    finally:
+        spool.close()
+    return ImportResult.of(report, size)
+
+
+async def _spool_body(request: Request, spool: IO[bytes]) -> int:
+    """Copy the request body into ``spool`` in pieces of about :data:`SPOOL_MEMORY_BYTES`
+    (written from a worker thread: the file may be on disk); return its size in bytes."""
+    size = 0
+    pending = bytearray()
+    async for chunk in request.stream():
+        size += len(chunk)
+        pending += chunk
+        if len(pending) >= SPOOL_MEMORY_BYTES:
+            await run_in_threadpool(spool.write, bytes(pending))
+            pending.clear()
+    if pending:
+        await run_in_threadpool(spool.write, bytes(pending))
+    return size

@@ -1,0 +1,64 @@
+"""What one service worker process keeps between requests.
+
+Each uvicorn worker builds one :class:`ServiceState` at start-up (``app.create_app``'s
+lifespan) and keeps it on ``app.state.safehold``. The matcher's index loads in a background
+thread (``/readyz`` answers 503 until it is ready) and then follows the bank change log; the
+webhook deliverer runs in another thread. Match events are recorded through
+:class:`~safehold.api.metrics.CountingActionService`, which also counts them for ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from safehold.actions import ActionService
+from safehold.api.metrics import CountingActionService
+from safehold.auth import KeyService, RateLimiter
+from safehold.banks.service import BankService
+from safehold.fetching import UrlFetcher
+from safehold.matching import LiveMatcher
+from safehold.settings import Settings
+
+
+@dataclass(eq=False)
+class ServiceState:
+    """The services a worker's requests share.
+
+    Attributes:
+        workers: worker processes of this server (rate limits are split between them).
+        stop: set at shutdown; background threads watch it.
+    """
+
+    settings: Settings
+    engine: Engine
+    banks: BankService
+    keys: KeyService
+    limiter: RateLimiter
+    matcher: LiveMatcher
+    actions: ActionService
+    fetcher: UrlFetcher
+    workers: int = 1
+    started_at: float = field(default_factory=time.time)
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine, *, workers: int = 1) -> ServiceState:
+        """Make every service on ``engine`` (nothing is loaded yet)."""
+        banks = BankService(engine)
+        share = 1.0 / max(1, workers)
+        return cls(
+            settings=settings,
+            engine=engine,
+            banks=banks,
+            keys=KeyService(engine),
+            limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst, share=share),
+            matcher=LiveMatcher(banks, settings, index_dir=settings.data_dir / "index"),
+            actions=CountingActionService(engine, settings),
+            fetcher=UrlFetcher(settings),
+            workers=workers,
+        )

@@ -1,0 +1,158 @@
+"""Every refusal has the shape ``{"error": {"type", "message"}}``, bodies over the limit are
+refused before they are read, and a bad body never gets past a missing key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+from fastapi import UploadFile
+from fastapi.testclient import TestClient
+from starlette.types import Message, Scope
+
+from safehold.api.body_limit import BodyLimitMiddleware
+from safehold.api.deps import MatchCaller
+
+KeyHeaders = Callable[..., dict[str, str]]
+
+
+def _error(response: object) -> dict[str, object]:
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["type"], str)
+    assert body["error"]["message"]
+    error: dict[str, object] = body["error"]
+    return error
+
+
+def test_unknown_route_and_wrong_method(api: TestClient) -> None:
+    missing = api.get("/v1/no-such-thing")
+    assert missing.status_code == 404
+    assert _error(missing)["type"] == "not_found"
+    wrong = api.delete("/healthz")
+    assert wrong.status_code == 405
+    assert _error(wrong)["type"] == "method_not_allowed"
+    assert "GET" in wrong.headers["allow"]
+
+
+def test_validation_error_names_fields_without_echoing_values(
+    api: TestClient, key_headers: KeyHeaders
+) -> None:
+    marker = "q" * 150  # too long for a key name
+    response = api.post(
+        "/v1/keys", json={"name": marker, "scopes": ["admin"]}, headers=key_headers("admin")
+    )
+    assert response.status_code == 422
+    error = _error(response)
+    assert error["type"] == "invalid_input"
+    assert str(error["message"]).startswith("body.name:")
+    assert error["details"] == [
+        {"loc": ["body", "name"], "message": "String should have at most 100 characters"}
+    ]
+    assert marker not in response.text
+
+
+def test_malformed_json_checks_the_key_first(api: TestClient, key_headers: KeyHeaders) -> None:
+    broken = b'{"name": "x", "scopes": ['
+    json_type = {"Content-Type": "application/json"}
+    no_key = api.post("/v1/keys", content=broken, headers=json_type)
+    assert no_key.status_code == 401
+    assert _error(no_key)["type"] == "unauthenticated"
+    assert no_key.headers["www-authenticate"] == "Bearer"
+    bad_key = api.post("/v1/keys", content=broken, headers={**json_type, "X-API-Key": "shk_x"})
+    assert bad_key.status_code == 401
+    client = api.post("/v1/keys", content=broken, headers={**json_type, **key_headers("client")})
+    assert client.status_code == 403
+    assert _error(client)["type"] == "forbidden"
+    admin = api.post("/v1/keys", content=broken, headers={**json_type, **key_headers("admin")})
+    assert admin.status_code == 422
+    assert _error(admin)["type"] == "invalid_input"
+    assert "JSON" in str(_error(admin)["message"])
+
+
+def test_malformed_upload_checks_the_key_first(api: TestClient, key_headers: KeyHeaders) -> None:
+    async def probe(file: UploadFile, _key: MatchCaller) -> dict[str, str]:
+        return {"name": file.filename or ""}
+
+    api.app.add_api_route("/upload-probe", probe, methods=["POST"])  # type: ignore[attr-defined]
+    broken = {"Content-Type": "multipart/form-data; boundary=zzz"}
+    body = b"--zzz\r\nContent-Disposition: form-data; name=file\r\n\r\nno end"
+    no_key = api.post("/upload-probe", content=body, headers=broken)
+    assert no_key.status_code == 401
+    curator = api.post("/upload-probe", content=body, headers={**broken, **key_headers("curator")})
+    assert curator.status_code == 403
+    client = api.post("/upload-probe", content=body, headers={**broken, **key_headers("client")})
+    assert client.status_code in (400, 422)
+    assert _error(client)["type"] in ("bad_request", "invalid_input")
+    good = api.post(
+        "/upload-probe", files={"file": ("a.txt", b"hi")}, headers=key_headers("client")
+    )
+    assert good.json() == {"name": "a.txt"}
+
+
+def test_unexpected_errors_say_nothing(api: TestClient) -> None:
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    api.app.add_api_route("/boom", boom)  # type: ignore[attr-defined]
+    response = api.get("/boom")
+    assert response.status_code == 500
+    assert _error(response) == {
+        "type": "internal",
+        "message": "internal error; the server log has the details",
+    }
+
+
+def test_body_over_the_limit(limited_api: TestClient, key_headers: KeyHeaders) -> None:
+    # key_headers makes keys through the `api` fixture's app; limited_api shares the database.
+    admin = key_headers("admin")
+    big = b"x" * 2000
+    declared = limited_api.post("/v1/keys", content=big, headers=admin)
+    assert declared.status_code == 413
+    assert _error(declared)["type"] == "too_large"
+    assert "1,024 bytes" in str(_error(declared)["message"])
+    no_key = limited_api.post("/v1/keys", content=big)
+    assert no_key.status_code == 413  # refused before anything else
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(4):
+            yield b'{"name": "' + b"y" * 500
+
+    chunked = limited_api.post(
+        "/v1/keys", content=chunks(), headers={**admin, "Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413
+    assert _error(chunked)["type"] == "too_large"
+    small = limited_api.post("/v1/keys", json={"name": "ok", "scopes": ["client"]}, headers=admin)
+    assert small.status_code == 201
+
+
+def test_declared_length_is_refused_without_reading_the_body() -> None:
+    called: list[str] = []
+
+    async def app(scope: Scope, receive: object, send: object) -> None:
+        called.append("app")
+
+    async def receive() -> Message:
+        called.append("receive")
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    middleware = BodyLimitMiddleware(app, max_bytes=100, exempt=(r"/v1/banks/[^/]+/import",))
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/match",
+        "headers": [(b"content-length", str(10**12).encode())],
+    }
+    asyncio.run(middleware(scope, receive, send))
+    assert called == []  # neither the app nor the body was touched
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 413
+    exempt = {**scope, "path": "/v1/banks/big/import"}
+    asyncio.run(middleware(exempt, receive, send))
+    assert called == ["app"]
