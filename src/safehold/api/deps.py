@@ -16,18 +16,19 @@ allow. ``admin`` passes every check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from safehold.api.state import ServiceState
 from safehold.auth import TRUSTED_SCOPES, ApiKey
 from safehold.errors import PermissionDeniedError
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     """The worker's :class:`ServiceState`."""
     state: ServiceState = request.app.state.safehold
     return state
@@ -43,7 +44,7 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API 
 KEY_STATE = "api_key"
 
 
-def current_key(
+async def current_key(
     request: Request,
     state: StateDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -56,7 +57,11 @@ def current_key(
         RateLimitedError: the key's budget is used up (429 with ``Retry-After``).
     """
     secret = bearer.credentials if bearer is not None else header
-    key = state.keys.authenticate(secret)
+    # Async all the way: a cached key is checked on the event loop (sync dependencies would
+    # each cost a thread-pool hop per request); only a cache miss queries the database.
+    key = state.keys.peek(secret)
+    if key is None:
+        key = await run_in_threadpool(state.keys.authenticate, secret)
     state.limiter.check(key.id, key.rate_limit)
     setattr(request.state, KEY_STATE, key)
     return key
@@ -77,11 +82,11 @@ class _Require:
     def __init__(self, scopes: tuple[str, ...]) -> None:
         self.allowed = frozenset(scopes) | {"admin"}
 
-    def __call__(self, key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    async def __call__(self, key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
         return _check_scopes(key, self.allowed)
 
 
-def require(*scopes: str) -> Callable[[ApiKey], ApiKey]:
+def require(*scopes: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
     """A dependency passing keys that hold ``admin`` or any of ``scopes``.
 
     Raises:
@@ -120,7 +125,7 @@ def authorize_before_validation(request: Request) -> None:
     allowed = route_scopes(request.scope.get("route"))
     if allowed is None:
         return
-    state = get_state(request)
+    state: ServiceState = request.app.state.safehold
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():

@@ -170,6 +170,27 @@ class KeyService:
         self._touch(key.id, now)
         return key
 
+    def peek(self, secret: str | None) -> ApiKey | None:
+        """The live key for ``secret`` when the answer needs no database access, else None.
+
+        Never blocks on I/O, so an async caller can try it on the event loop and fall back to
+        :meth:`authenticate` in a thread when it returns None (cache stale, key unknown or
+        revoked, or ``last_used_at`` due to be written).
+        """
+        if not secret:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest(secret.strip()))
+            if cached is None or now - cached[1] >= self.cache_seconds:
+                return None
+            key = cached[0]
+            if key is None or key.revoked:
+                return None
+            if now - self._last_used.get(key.id, -LAST_USED_EVERY) >= LAST_USED_EVERY:
+                return None
+        return key
+
     def _touch(self, key_id: int, now: float) -> None:
         """Write ``last_used_at`` at most once per :data:`LAST_USED_EVERY` per process."""
         with self._lock:
