@@ -138,7 +138,7 @@ def _empty_tables(url: str) -> None:
             c.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             c.exec_driver_sql(
                 "TRUNCATE bank_entries, changes, banks, entry_tombstones, match_events, api_keys, "
-                "outbox, bank_actions "
+                "outbox, bank_actions, conversation_messages, conversations "
                 "RESTART IDENTITY CASCADE"
             )
     finally:

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     grooming_urgent_threshold: float = Field(0.9, ge=0, le=1)
     grooming_skepticism: int = Field(2, ge=1, le=1000)
     grooming_model_path: Path | None = None
+    grooming_retention_days: float = Field(30.0, ge=0)
+    grooming_embedding_onnx: bool = True
 
     def resolved_database_url(self) -> str:
         """Return ``database_url`` or the default SQLite file ``<data_dir>/safehold.db``."""

@@ -140,6 +140,11 @@ SCOPE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/match-events"): _CURATOR,
     ("GET", "/v1/deliveries"): _CURATOR,
     ("POST", "/v1/deliveries/{delivery_id}/retry"): _CURATOR,
+    # grooming risk (routes/conversations.py): clients get level and action only
+    ("POST", "/v1/conversations/score"): _MATCH_CALLER,
+    ("POST", "/v1/conversations/{conversation_id}/messages"): _MATCH_CALLER,
+    ("GET", "/v1/conversations/{conversation_id}"): _MATCH_CALLER,
+    ("DELETE", "/v1/conversations/{conversation_id}"): _MATCHER,
     # HMA 2.x compatible routes (routes/hma.py, routes/hma_curation.py)
     ("GET", "/status"): _PUBLIC,
     ("GET", "/h/hash"): _MATCH_CALLER,

@@ -58,6 +58,9 @@ def test_update_category_and_match_action(bank_service: BankService) -> None:
     cleared = bank_service.update_bank("b", clear_category=True)
     assert (cleared.category, cleared.match_action) == (None, "block")
     assert [k for k, _, _ in _changes(bank_service)] == ["bank_created"] + ["bank_updated"] * 3
+    bank_service.update_bank("b", enabled=False)
+    bank_service.update_bank("b", enabled=True)
+    assert [k for k, _, _ in _changes(bank_service)][-2:] == ["bank_disabled", "bank_enabled"]
 
 
 def test_delete_bank_tombstones_its_entries_and_cascades(bank_service: BankService) -> None:

@@ -33,6 +33,7 @@ from safehold.api.metrics import RequestMetricsMiddleware
 from safehold.api.routes import (
     actions,
     banks,
+    conversations,
     entries,
     health,
     hma,
@@ -56,13 +57,17 @@ UNLIMITED_BODY_PATHS = (r"/v1/banks/[^/]+/import",)
 
 
 def _load_index(state: ServiceState) -> None:
-    """Load the index, then follow the change log until shut-down."""
+    """Load the index, then follow the change log until shut-down.
+
+    A failed first load (database down, say) is logged and left to the polling thread, which
+    loads before it refreshes and retries until it succeeds; ``/readyz`` stays 503 meanwhile.
+    """
     try:
         state.matcher.load()
     except Exception:
-        log.exception("the index failed to load; /readyz stays 503")
-        return
-    state.matcher.start_polling(state.settings.index_poll_seconds)
+        log.exception("the index failed to load; /readyz stays 503 while it is retried")
+    if not state.stop.is_set():
+        state.matcher.start_polling(state.settings.index_poll_seconds)
 
 
 def create_app(
@@ -94,9 +99,11 @@ def create_app(
             yield
         finally:
             state.stop.set()
-            state.matcher.stop()
+            # The loader thread first: it starts the matcher's polling unless ``stop`` is
+            # set, so once it has ended no polling can start after the matcher is stopped.
             for thread in state.threads:
                 thread.join(timeout=5)
+            state.matcher.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -117,6 +124,7 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware)
     for module in (health, keys, metrics, matching, index_status, banks, entries, actions, hma):
         app.include_router(module.router)
+    app.include_router(conversations.router)
     return app
 
 

@@ -179,7 +179,13 @@ class BankMethods:
             if values:
                 values["updated_at"] = utcnow()
                 c.execute(update(banks).where(banks.c.id == bank_id).values(**values))
-                record_change(c, "bank_updated", bank_id=bank_id)
+                # Enabling or disabling changes which entries may match, so index feeds
+                # re-read the bank's entries; any other update is metadata the matchers read
+                # from the bank row (thresholds, category, match action, description).
+                kind = "bank_updated"
+                if "enabled" in values:
+                    kind = "bank_enabled" if values["enabled"] else "bank_disabled"
+                record_change(c, kind, bank_id=bank_id)
         return self.get_bank(name)
 
     def delete_bank(self, name: str) -> int:

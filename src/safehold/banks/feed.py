@@ -10,8 +10,9 @@ are one row each (PDQ: one 256-bit hash per entry):
 * ``changes_since(seq)``: every entry whose row was touched after ``seq`` (added, enabled or
   disabled: ``bank_entries.change_seq`` is the change that last touched it) is removed and
   added again with its current hash, then disabled if it must not match (idempotent, so a
-  window replayed twice is harmless); every bank changed after ``seq`` (enabled, disabled,
-  new thresholds) has all its entries enabled or disabled to match its current state;
+  window replayed twice is harmless); every bank enabled or disabled after ``seq`` has all
+  its entries enabled or disabled to match its current state (other bank updates touch no
+  entry: see :data:`ENTRY_KINDS`);
 * ``current_sequence()``: the newest change id.
 
 A deleted entry (alone, or with its bank) leaves a tombstone carrying the deleting change's
@@ -40,10 +41,14 @@ from safehold.banks.service import BankService
 from safehold.index import Change, ChangeBatch, FullLoad
 from safehold.storage.tables import bank_entries, banks, changes, entry_tombstones
 
-#: Change kinds whose every effect is on entry rows that carry their sequence (replayed
-#: through ``bank_entries.change_seq``) or on tombstones (deletions, a deleted bank's
-#: entries); any other change naming a bank (``bank_updated``, and kinds added later)
-#: refreshes the enabled state of all that bank's entries.
+#: Change kinds that never need a bank's entries re-read: their every effect is on entry rows
+#: that carry their sequence (replayed through ``bank_entries.change_seq``), on tombstones
+#: (deletions, a deleted bank's entries), or on bank metadata the matchers read from the bank
+#: row (``bank_updated``: thresholds, category, match action; ``bank_created``: no entries
+#: yet). Any other change naming a bank (``bank_enabled``, ``bank_disabled``, and kinds added
+#: later) refreshes the enabled state of all that bank's entries. A ``bank_updated`` written
+#: by Safehold 0.1, which also covered enabling, is safe to skip: every matcher checks the
+#: bank's state per hit.
 ENTRY_KINDS = (
     "entries_added",
     "entry_enabled",
@@ -51,6 +56,8 @@ ENTRY_KINDS = (
     "entry_updated",
     "entries_deleted",
     "bank_deleted",
+    "bank_created",
+    "bank_updated",
 )
 
 #: Turns canonical values into ``(n, words)`` uint64 rows (e.g. ``hex_to_rows`` for PDQ).

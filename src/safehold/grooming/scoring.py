@@ -14,13 +14,13 @@ O(sender vocabulary) per message), so a monitor can sit behind a chat send path.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from safehold.errors import InvalidInputError
-from safehold.grooming.detector import Detector
+from safehold.grooming.detector import Detector, Hit
 from safehold.grooming.features import Evidence
 from safehold.grooming.model import Conversation, Message, Participant
 from safehold.grooming.risk import (
@@ -162,7 +162,16 @@ class ConversationMonitor:
         self.streak = 0
         self.warned = "none"
         self.warnings: list[EarlyWarning] = []
-        self.risk = self._assess()
+        #: ``{"message_id", "message_index", "action", "score"}`` per warning, kept when
+        #: the monitor is stored (``monitor_state``); :attr:`warnings` is this process's only.
+        self.warning_log: list[dict[str, Any]] = []
+        self.risk = self.current_risk()
+
+    def update_participants(self, participants: Iterable[Participant]) -> None:
+        """Add or replace what is known about participants (applies from the next score)."""
+        for person in participants:
+            self.participants[person.id] = person
+            self.evidence.participants[person.id] = person
 
     def append(self, messages: Sequence[Message]) -> tuple[ConversationRisk, EarlyWarning | None]:
         """Read new messages; return the current risk and the warning they raised, if any.
@@ -176,7 +185,19 @@ class ConversationMonitor:
         for message in messages:
             if message.id in self.seen:
                 raise InvalidInputError(f"message id {message.id!r} already appended")
-        hits = self.detector.detect([m.text for m in messages])
+        return self.append_detected(messages, self.detector.detect([m.text for m in messages]))
+
+    def append_detected(
+        self, messages: Sequence[Message], hits: Sequence[list[Hit]]
+    ) -> tuple[ConversationRisk, EarlyWarning | None]:
+        """:meth:`append` for messages whose ``hits`` the detector already found.
+
+        The HTTP service detects before it locks the conversation's stored state, so the
+        detector's time is not spent holding the lock. ``hits[i]`` belongs to ``messages[i]``.
+
+        Raises:
+            ValueError: ``messages`` and ``hits`` differ in length.
+        """
         new: EarlyWarning | None = None
         for message, message_hits in zip(messages, hits, strict=True):
             self.seen.add(message.id)
@@ -191,7 +212,7 @@ class ConversationMonitor:
         return self.risk, new
 
     def _step(self, message: Message) -> EarlyWarning | None:
-        self.risk = self._assess()
+        self.risk = self.current_risk()
         if ACTIONS.index(self.risk.action) >= ACTIONS.index("review"):
             self.streak += 1
         else:
@@ -210,9 +231,18 @@ class ConversationMonitor:
             self.risk,
         )
         self.warnings.append(warning)
+        self.warning_log.append(
+            {
+                "message_id": warning.message_id,
+                "message_index": warning.message_index,
+                "action": warning.action,
+                "score": warning.score,
+            }
+        )
         return warning
 
-    def _assess(self) -> ConversationRisk:
+    def current_risk(self) -> ConversationRisk:
+        """Assess the evidence read so far (what :attr:`risk` holds after each message)."""
         scores = None
         if self.classifier is not None:
             scores = {

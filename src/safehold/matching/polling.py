@@ -51,6 +51,7 @@ class Poller:
         self.name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # start and stop may race (start-up vs shut-down)
 
     @property
     def running(self) -> bool:
@@ -59,18 +60,20 @@ class Poller:
 
     def start(self, interval_s: float) -> None:
         """Start the thread (a no-op while it runs)."""
-        if self.running:
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(interval_s, self._stop), name=self.name, daemon=True
-        )
-        self._thread.start()
+        with self._lock:
+            if self.running:
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(interval_s, self._stop), name=self.name, daemon=True
+            )
+            self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the thread to end and wait up to ``timeout`` seconds for it."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
+        with self._lock:
+            self._stop.set()
+            thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 

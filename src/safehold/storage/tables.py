@@ -26,6 +26,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -56,6 +57,8 @@ NAME_LENGTH = 100
 SIGNAL_TYPE_LENGTH = 32
 CATEGORY_PART_LENGTH = 64
 SOURCE_LENGTH = 200
+#: Longest conversation or message id (``grooming.model.MAX_ID_CHARS``).
+ID_LENGTH = 200
 
 
 def utcnow() -> datetime:
@@ -257,9 +260,43 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
 
 
+class ConversationRow(Base):
+    """A monitored conversation's grooming state (``safehold.grooming.store``).
+
+    ``state`` is the JSON evidence of the streaming monitor (indicators, message ids, counts),
+    never the message texts; ``version`` counts appends. ``score``/``action`` copy the risk.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index(None, "updated_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    messages_read: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(Double, default=0.0)
+    action: Mapped[str] = mapped_column(String(16), default="none")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationMessageRow(Base):
+    """The id of a message appended to a conversation (duplicates are refused); no text."""
+
+    __tablename__ = "conversation_messages"
+
+    conversation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+
+
 CHANGE_KINDS = (
     "bank_created",
     "bank_updated",
+    "bank_enabled",
+    "bank_disabled",
     "bank_deleted",
     "entries_added",
     "entry_enabled",
@@ -277,3 +314,5 @@ api_keys = cast(Table, ApiKeyRow.__table__)
 match_events = cast(Table, MatchEventRow.__table__)
 bank_actions = cast(Table, BankActionRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)
+conversations = cast(Table, ConversationRow.__table__)
+conversation_messages = cast(Table, ConversationMessageRow.__table__)
