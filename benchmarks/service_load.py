@@ -12,7 +12,10 @@ than 200):
 * ``match-by-hash max``: closed loop, ``--concurrency`` connections as fast as they go;
 * ``match-by-hash @R/s``: open loop at ``--rate`` requests/s (arrivals on a fixed schedule;
   latency counts from the scheduled time, so queueing shows), the target's shape;
-* ``hash-and-match``: closed loop, uploads of a 1 MP JPEG (multipart), ``--upload-concurrency``.
+* ``hash-and-match``: closed loop, uploads of a 1 MP JPEG (multipart), ``--upload-concurrency``;
+* ``freshness``: a curator adds a new PDQ entry through the API (one worker), then 16
+  keep-alive connections (spread over the workers by the kernel) ask for it until every one has
+  seen it match; reported is the slowest connection's delay, ``--freshness-rounds`` times.
 
 A ``--hit-share`` of match-by-hash queries are bank hashes with a few bits flipped (they match
 and write a match event); the rest are random (no match). Targets (issue 4, 2 cores):
@@ -269,6 +272,7 @@ def main() -> None:
     parser.add_argument("--hit-share", type=float, default=0.1)
     parser.add_argument("--uploads", type=int, default=300)
     parser.add_argument("--upload-concurrency", type=int, default=2)
+    parser.add_argument("--freshness-rounds", type=int, default=20)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -288,6 +292,14 @@ def main() -> None:
             text=True,
         )
         secret = json.loads(key.stdout)["secret"]
+        curator = subprocess.run(
+            [SAFEHOLD, "key", "create", "bench-curator", "--scope", "curator", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        args.curator_secret = json.loads(curator.stdout)["secret"]
         port = free_port()
         server = subprocess.Popen(
             [SAFEHOLD, "serve", "--port", str(port), "--workers", str(args.workers)],
@@ -380,6 +392,7 @@ async def drive(
     results.append(
         await closed_loop("hash-and-match (1 MP JPEG)", port, uploads, args.upload_concurrency)
     )
+    freshness = await measure_freshness(port, secret, args.curator_secret, args.freshness_rounds)
     print()
     for result in results:
         print(result.line())
@@ -400,6 +413,47 @@ async def drive(
         f"{TARGET_P99_UPLOAD_MS / p99_upload:.2f}x headroom)"
     )
     print(f"errors: {sum(r.errors for r in results)} (target 0)")
+    worst = max(freshness) * 1000
+    print(
+        f"freshness (new entry added via one worker -> matched on every connection): "
+        f"median {np.median(freshness) * 1000:.0f} ms, worst {worst:.0f} ms over "
+        f"{len(freshness)} rounds (target < 1000 ms)"
+    )
+
+
+async def until_match(conn: Connection, head: bytes, query: bytes, added: float) -> float:
+    """Ask over ``conn`` until the answer is a match; seconds since ``added``."""
+    while True:
+        _, payload = await conn.request(head, query)
+        if json.loads(payload)["match"]:
+            return time.perf_counter() - added
+        await asyncio.sleep(0.005)
+
+
+async def measure_freshness(port: int, secret: str, curator: str, rounds: int) -> list[float]:
+    """Seconds from an entry's creation (201 received) until all 16 connections match it."""
+    connections = [await Connection.open(port) for _ in range(16)]
+    admin = await Connection.open(port)
+    delays = []
+    try:
+        for _ in range(rounds):
+            value = secrets.token_hex(32)
+            body = json.dumps({"signal_type": "pdq", "value": value}).encode()
+            status, _ = await admin.request(
+                request_bytes("/v1/banks/bench-bank/entries", curator, body, "application/json"),
+                body,
+            )
+            assert status == 201, status
+            added = time.perf_counter()
+            query = json.dumps({"signal_type": "pdq", "value": value}).encode()
+            head = request_bytes("/v1/match", secret, query, "application/json")
+
+            waits = (until_match(c, head, query, added) for c in connections)
+            delays.append(max(await asyncio.gather(*waits)))
+    finally:
+        for conn in [*connections, admin]:
+            conn.close()
+    return delays
 
 
 if __name__ == "__main__":
