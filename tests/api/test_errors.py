@@ -12,6 +12,7 @@ from starlette.types import Message, Scope
 
 from safehold.api.body_limit import BodyLimitMiddleware
 from safehold.api.deps import MatchCaller
+from safehold.api.state import ServiceState
 
 KeyHeaders = Callable[..., dict[str, str]]
 
@@ -156,3 +157,30 @@ def test_declared_length_is_refused_without_reading_the_body() -> None:
     exempt = {**scope, "path": "/v1/banks/big/import"}
     asyncio.run(middleware(exempt, receive, send))
     assert called == ["app"]
+
+
+def test_nul_characters_are_refused_with_a_reason_on_every_backend(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    # PostgreSQL cannot store NUL in text: these used to be 500s (and a 503) there, while
+    # SQLite stored them. Every kind of input path: a JSON field, a query filter, a path
+    # name, and a bulk-import row (which must stay one bad row among good ones).
+    admin = key_headers("admin")
+    refused = api.post("/v1/keys", json={"name": "a\u0000b", "scopes": ["client"]}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert "NUL" in refused.json()["error"]["message"]
+    events = api.get("/v1/match-events", params={"bank": "a\u0000b"}, headers=admin)
+    assert events.status_code in (404, 422), events.text
+    assert api.get("/v1/banks/a%00b", headers=admin).status_code in (404, 422)
+    api_state.banks.create_bank("nul")
+    good = "f" * 64
+    text = f"signal_type,signal_str,category\npdq,{good},local:ok\npdq,{'e' * 64},lo\u0000cal:x\n"
+    answer = api.post(
+        "/v1/banks/nul/import",
+        content=text.encode(),
+        headers={**admin, "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert (result["added"], result["error_count"]) == (1, 1)
+    assert result["errors"][0]["line"] == 3

@@ -72,6 +72,17 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 self._send(302, headers={"Location": "/loop"})
             elif segments[0] == "status":
                 self._send(int(segments[1]), b"nope")
+            elif segments[0] == "trickle":  # /trickle/<bytes>/<seconds between bytes>
+                self.send_response(200)
+                self.send_header("Content-Length", segments[1])
+                self.end_headers()
+                try:
+                    for _ in range(int(segments[1])):
+                        self.wfile.write(b"z")
+                        self.wfile.flush()
+                        time.sleep(float(segments[2]))
+                except OSError:
+                    pass  # the client gave up
             elif segments[0] == "slow":
                 time.sleep(float(segments[1]))
                 self._send(200, b"late")

@@ -33,7 +33,9 @@ from safehold.fetching.addresses import AddressPolicy, embedded_ipv4, refusal_re
         ("0.1.2.3", "private"),  # 0.0.0.0/8 "this network"
         ("198.18.0.1", "private"),  # benchmarking
         ("240.0.0.1", "private"),  # reserved
-        ("255.255.255.255", "private"),
+        ("255.255.255.255", "broadcast"),
+        ("::169.254.169.254", "link-local"),  # IPv4-compatible (RFC 4291 2.5.5.1)
+        ("::127.0.0.1", "loopback"),
         ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
         ("::ffff:169.254.169.254", "link-local"),
         ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1 (RFC 6052)

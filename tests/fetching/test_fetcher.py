@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -89,6 +90,17 @@ def test_the_time_bound_covers_the_whole_fetch(
     quick = loopback_settings.model_copy(update={"fetch_timeout_seconds": 0.2})
     with UrlFetcher(quick) as fetcher, pytest.raises(FetchError, match=r"within 0\.2 s"):
         fetcher.fetch(loopback_server.url("/slow/2"))
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(
+    loopback_settings: Settings, loopback_server: Any
+) -> None:
+    # One byte every 0.2 s for 1,000 bytes would take 200 s; the bound is 1 s (x 1.25).
+    quick = loopback_settings.model_copy(update={"fetch_timeout_seconds": 1.0})
+    started = time.monotonic()
+    with UrlFetcher(quick) as fetcher, pytest.raises(FetchError, match="longer than 1 s"):
+        fetcher.fetch(loopback_server.url("/trickle/1000/0.2"))
+    assert time.monotonic() - started < 5.0  # was ~64 KiB x read timeout before the fix
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,14 @@ def test_messages_hide_path_and_query() -> None:
     assert caught.value.message == "refused http://10.0.0.1:80: 10.0.0.1 is a private address"
 
 
+@pytest.mark.parametrize("url", ["http://xn--zz.com/", "https://xn--/x"])
+def test_malformed_internationalised_hosts_are_refused(url: str) -> None:
+    # A bad punycode label used to escape as idna's IDNAError: a 500 on the API and a
+    # deliverer pass failing on every attempt.
+    with pytest.raises(UnsafeUrlError, match="not a valid"):
+        parse_url(url)
+
+
 def test_webhook_url_literal_addresses() -> None:
     with pytest.raises(UnsafeUrlError, match="link-local"):
         check_webhook_url("http://169.254.169.254/latest/meta-data/", Settings())

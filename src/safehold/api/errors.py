@@ -9,6 +9,9 @@
   (:func:`~safehold.api.deps.authorize_before_validation`), so a caller without a valid key
   always gets 401/403, never a hint about the route's input.
 * Starlette's HTTP errors (unknown route 404, wrong method 405, ...) -> the same shape.
+* A database error that escaped the domain's own mapping (``banks.rows.db_errors``) -> 422
+  for values the database cannot hold (``DataError``), 409 for a constraint
+  (``IntegrityError``), 503 otherwise; never a 500, and never the row values.
 * Anything else -> 500 ``internal``; the traceback is logged, the body says nothing more.
 
 Messages come from the exception tree, which never carries bank hash values.
@@ -22,6 +25,7 @@ import math
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -110,6 +114,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DataError):
+        return error_response(
+            422, "invalid_input", "a value cannot be stored or compared by the database"
+        )
+    if isinstance(exc, IntegrityError):
+        return error_response(409, "conflict", "the change clashes with existing data")
+    log.error("database error handling a request: %s", type(exc).__name__)
+    return error_response(503, "storage", "the database failed; try again")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error handling a request", exc_info=exc)
     return error_response(500, "internal", "internal error; the server log has the details")
@@ -120,4 +135,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SafeholdError, _safehold_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -50,13 +50,12 @@ class ServiceState:
     def build(cls, settings: Settings, engine: Engine, *, workers: int = 1) -> ServiceState:
         """Make every service on ``engine`` (nothing is loaded yet)."""
         banks = BankService(engine)
-        share = 1.0 / max(1, workers)
         return cls(
             settings=settings,
             engine=engine,
             banks=banks,
             keys=KeyService(engine),
-            limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst, share=share),
+            limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
             matcher=LiveMatcher(banks, settings, index_dir=settings.data_dir / "index"),
             actions=CountingActionService(engine, settings),
             fetcher=UrlFetcher(settings),

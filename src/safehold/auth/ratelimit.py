@@ -2,9 +2,11 @@
 
 Each key may make ``burst`` requests at once and then ``rate`` per second (the classic token
 bucket, e.g. Tanenbaum, *Computer Networks*, 5th ed., section 5.4.2). ``safehold serve`` runs
-several worker processes and each keeps its own buckets, so the service divides a key's rate and
-burst by the number of workers (connections are spread over workers by the kernel, so the sum is
-close to the configured limit). The limiter never touches the database: it costs nothing on the
+several worker processes and each keeps its own buckets with the key's whole budget: a client on
+one keep-alive connection (one worker) gets exactly its limit, and one spreading requests over
+many connections at most ``workers`` times it. (Dividing the budget by the number of workers
+refused a single connection's traffic well within its limit, which is worse in an upload path
+than letting a burst through.) The limiter never touches the database: it costs nothing on the
 request path beyond a dictionary look-up under a lock.
 """
 
@@ -33,7 +35,7 @@ class RateLimiter:
     Args:
         default_rate: requests per second for keys without their own rate (> 0).
         default_burst: bucket size for every key (>= 1).
-        share: fraction of each rate and burst this process enforces (1 / workers).
+        share: fraction of each rate and burst this process enforces (the service uses 1).
         clock: monotonic seconds (tests pass a fake).
     """
 

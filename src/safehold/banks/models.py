@@ -27,8 +27,10 @@ class Category:
         """Parse ``"scheme:code"``.
 
         Raises:
-            InvalidInputError: no colon, or an empty scheme or code.
+            InvalidInputError: no colon, an empty scheme or code, or a NUL character.
         """
+        if "\x00" in text:
+            raise InvalidInputError("the category contains a NUL character")
         scheme, sep, code = text.strip().partition(":")
         if not sep or not scheme.strip() or not code.strip():
             raise InvalidInputError(

@@ -123,11 +123,14 @@ def validate_thresholds(thresholds: Mapping[str, int] | None) -> dict[str, int]:
 
 
 def validate_text(field: str, value: str, limit: int) -> str:
-    """Return ``value`` if it has at most ``limit`` characters.
+    """Return ``value`` if it has at most ``limit`` characters and no NUL character.
 
     Raises:
-        InvalidInputError: too long (the message gives the length, not the text).
+        InvalidInputError: too long (the message gives the length, not the text), or a NUL
+            character (PostgreSQL cannot store one in text; refused on every backend alike).
     """
+    if "\x00" in value:
+        raise InvalidInputError(f"{field} contains a NUL character")
     if len(value) > limit:
         raise InvalidInputError(f"{field} is {len(value)} characters long; the limit is {limit}")
     return value
@@ -207,6 +210,7 @@ class EntryValidator:
         validate_quality(entry.quality)
         validate_category(entry.category)
         validate_text("source", entry.source, SOURCE_LENGTH)
+        validate_text("note", entry.note, len(entry.note))
         if canonical == entry.value:
             return entry
         return NewEntry(

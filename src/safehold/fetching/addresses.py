@@ -32,9 +32,14 @@ _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """Return the IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), else None."""
+    """Return the IPv4 address an IPv6 address carries (mapped, IPv4-compatible, NAT64, 6to4),
+    else None. IPv4-compatible ``::a.b.c.d`` (RFC 4291 section 2.5.5.1, deprecated) is still
+    routed to the IPv4 address by some stacks, so it is judged as that address too (``::`` and
+    ``::1`` keep their own meaning)."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if int(ip) >> 32 == 0 and int(ip) > 1:
+        return ipaddress.IPv4Address(int(ip))
     if any(ip in net for net in _NAT64):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip in _SIX_TO_FOUR:
@@ -63,6 +68,8 @@ def refusal_reason(ip: IPAddress) -> str | None:
         return "link-local"
     if ip.is_multicast:
         return "multicast"
+    if isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "broadcast"
     if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.IPv4Network("100.64.0.0/10"):
         return "shared (CGNAT)"
     if not ip.is_global:
@@ -117,7 +124,8 @@ class AddressPolicy:
         """
         reason = refusal_reason(ip)
         if reason is not None and not self.allowed(ip):
-            raise UnsafeUrlError(f"refused {display}: {ip} is a {reason} address")
+            article = "an" if reason[0] in "aeiou" else "a"
+            raise UnsafeUrlError(f"refused {display}: {ip} is {article} {reason} address")
 
 
 def resolve(host: str, port: int, display: str) -> list[IPAddress]:

@@ -90,10 +90,13 @@ def parse_url(text: str) -> SafeUrl:
     except (httpx.InvalidURL, ValueError):
         raise UnsafeUrlError(f"the {scheme} URL does not parse") from None
     if url.userinfo:
+        raise UnsafeUrlError("URLs with credentials (user@host) are refused")
+    try:
+        httpx.Request("GET", url)  # encodes the host: a malformed IDNA label fails here
+    except (UnicodeError, httpx.InvalidURL, ValueError):
         raise UnsafeUrlError(
-            "URLs with credentials (user@host) are refused; "
-            "authenticate receivers with the signature instead"
-        )
+            f"the {scheme} URL's host is not a valid (internationalised) domain name"
+        ) from None
     host = url.raw_host.decode("ascii", "replace").lower()
     port = url.port or DEFAULT_PORTS[scheme]
     shown_host = f"[{host}]" if ":" in host else host

@@ -21,7 +21,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from safehold.errors import DatabaseNotMigratedError, SafeholdError, StorageError
+from safehold.errors import (
+    DatabaseNotMigratedError,
+    InvalidInputError,
+    SafeholdError,
+    StorageError,
+)
 from safehold.settings import Settings, get_settings
 from safehold.storage import migrate
 
@@ -144,6 +149,8 @@ def create_database_engine(url: URL, *, create_parent: bool = True) -> Engine:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
         kwargs["pool_pre_ping"] = True
+    # Row values never reach exception messages or logs (bank hashes, key digests).
+    kwargs["hide_parameters"] = True
     try:
         engine = create_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
@@ -157,7 +164,29 @@ def create_database_engine(url: URL, *, create_parent: bool = True) -> Engine:
         ) from None
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, executemany: bool
+) -> None:
+    """Refuse text parameters holding a NUL character, on every backend alike.
+
+    PostgreSQL cannot store NUL in text and fails the statement with a driver error, which
+    callers would see as a server fault; SQLite would store it. Input validation refuses NUL
+    where it knows the field; this is the net under every other path (query filters, names
+    in URLs), so the caller gets a 422 naming the problem.
+
+    Raises:
+        InvalidInputError: a string parameter contains ``"\x00"``.
+    """
+    rows = parameters if executemany else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row
+        for value in values or ():
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidInputError("text values cannot contain NUL characters")
 
 
 def is_embedded(url: URL) -> bool:
