@@ -5,9 +5,11 @@ lengths: 3-15 words). Printed:
 
 * pattern path: messages/s of ``PatternDetector.detect`` in one process, and with a pool of
   ``--workers`` processes (the service runs one detector per worker process);
-* embedding path: messages/s of ``EmbeddingDetector.detect`` in batches with torch on
-  ``--threads`` threads, with the text cache off (every message embedded) and on (chat repeats
-  itself; the figure depends on the data);
+* embedding path: messages/s of ``EmbeddingDetector.detect`` in batches on ``--threads``
+  threads (``--backend``: ONNX Runtime int8 or torch), with the text cache off (every message
+  embedded) and on (chat repeats itself; the figure depends on the data);
+* service: per-message latency of ``ConversationService.append`` (state in SQLite), the
+  work of ``POST /v1/conversations/{id}/messages`` without HTTP;
 * streaming: per-message latency (p50 / p99 / max, ms) of ``ConversationMonitor.append`` with
   one message per call, for each detector: what the "append messages" route adds per message.
 
@@ -66,12 +68,14 @@ def pattern_rate(texts: list[str], workers: int) -> tuple[float, float]:
     return single, done / (time.perf_counter() - start)
 
 
-def embedding_rate(texts: list[str], threads: int, cache: bool) -> float:
-    """Messages/s of the embedding detector, batched."""
+def embedding_rate(texts: list[str], threads: int, cache: bool, backend: str) -> float:
+    """Messages/s of the embedding detector, batched (``backend``: auto, onnx or torch)."""
     import torch
 
     torch.set_num_threads(threads)
-    detector = get_detector("embedding", cache_size=100_000 if cache else 0)
+    detector = get_detector(
+        "embedding", cache_size=100_000 if cache else 0, backend=backend, threads=threads
+    )
     detector.detect(texts[:256])  # warm-up
     if not cache:
         texts = [f"{t} #{i}" for i, t in enumerate(texts)]  # defeat any repetition
@@ -99,6 +103,35 @@ def streaming_latency(
     return statistics.median(timings), p99, timings[-1], len(timings)
 
 
+def service_latency(conversations: list[Conversation], limit: int) -> tuple[float, float, int]:
+    """(p50, p99) milliseconds per one-message ``ConversationService.append`` on a fresh
+    SQLite file: detection, the row lock, the state read and write (the route's own work)."""
+    import tempfile
+    from pathlib import Path
+
+    from safehold.grooming.config import GroomingConfig
+    from safehold.grooming.service import ConversationService
+    from safehold.settings import Settings
+    from safehold.storage.engine import open_database
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder), database_url=None)
+        engine = open_database(settings)
+        service = ConversationService(engine, GroomingConfig.from_settings(settings))
+        timings: list[float] = []
+        for conv in conversations:
+            for message in conv.messages:
+                start = time.perf_counter()
+                service.append(conv.id, [message], list(conv.participants.values()))
+                timings.append((time.perf_counter() - start) * 1000)
+            if len(timings) >= limit:
+                break
+        engine.dispose()
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    return statistics.median(timings), p99, len(timings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -106,6 +139,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes (pattern path)")
     parser.add_argument("--stream", type=int, default=3_000, help="messages timed per detector")
     parser.add_argument("--skip-embedding", action="store_true")
+    parser.add_argument("--backend", default="auto", help="embedding: auto, onnx or torch")
     args = parser.parse_args()
     conversations = corpus()
     texts = texts_of(conversations, args.messages)
@@ -119,15 +153,20 @@ def main() -> None:
         f"streaming (pattern):   p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.1f} ms "
         f"per appended message ({n} messages)"
     )
+    p50, p99, n = service_latency(conversations, args.stream)
+    print(
+        f"service append (pattern, SQLite): p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"per appended message ({n} messages)"
+    )
     if args.skip_embedding:
         return
-    cold = embedding_rate(texts, args.threads, cache=False)
-    warm = embedding_rate(texts, args.threads, cache=True)
+    cold = embedding_rate(texts, args.threads, cache=False, backend=args.backend)
+    warm = embedding_rate(texts, args.threads, cache=True, backend=args.backend)
     print(
         f"embedding path: {cold:10,.0f} messages/s (batched, {args.threads} threads, no cache), "
-        f"{warm:,.0f} messages/s with the text cache on this corpus"
+        f"{warm:,.0f} messages/s with the text cache on this corpus ({args.backend})"
     )
-    detector = get_detector("embedding")
+    detector = get_detector("embedding", backend=args.backend, threads=args.threads)
     p50, p99, worst, n = streaming_latency(conversations, detector, args.stream)
     print(
         f"streaming (embedding): p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.1f} ms "

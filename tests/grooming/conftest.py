@@ -37,6 +37,12 @@ def embedding_detector() -> Detector:
 
 
 @pytest.fixture(scope="session")
+def torch_embedding_detector(embedding_detector: Detector) -> Detector:
+    """The embedding detector on torch in float32 (the reference the ONNX path is held to)."""
+    return get_detector("embedding", backend="torch", precision="float32")
+
+
+@pytest.fixture(scope="session")
 def small_train() -> list[Conversation]:
     """A small labelled training set (train split phrasing, seed 7)."""
     return generate("train", SyntheticOptions(40, 40, seed=7))

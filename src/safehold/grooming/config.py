@@ -49,8 +49,13 @@ class GroomingConfig:
         from safehold.grooming.classifier import GroomingClassifier
 
         path = model_path or settings.grooming_model_path
+        name = detector or settings.grooming_detector
+        options: dict[str, object] = {}
+        if name == "embedding":
+            options["backend"] = "auto" if settings.grooming_embedding_onnx else "torch"
+            options["cache_dir"] = settings.data_dir / "models"
         return cls(
-            detector=get_detector(detector or settings.grooming_detector),
+            detector=get_detector(name, **options),
             thresholds=RiskThresholds.from_settings(settings),
             skepticism=skepticism or settings.grooming_skepticism,
             classifier=GroomingClassifier.load(path) if path else None,

@@ -160,8 +160,19 @@ class Conversation:
         return list(dict.fromkeys(m.sender for m in self.messages))
 
 
-def _check_id(what: str, value: object) -> None:
+def check_id(what: str, value: object) -> None:
+    """Refuse an id that is not a non-empty string of at most :data:`MAX_ID_CHARS` characters
+    without NUL (which PostgreSQL cannot store).
+
+    Raises:
+        InvalidInputError: naming ``what``.
+    """
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be a non-empty string")
     if len(value) > MAX_ID_CHARS:
         raise InvalidInputError(f"{what} longer than {MAX_ID_CHARS} characters")
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} must not contain NUL characters")
+
+
+_check_id = check_id

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from safehold.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from safehold.grooming.config import GroomingConfig
-from safehold.grooming.model import Conversation, Message, Participant
+from safehold.grooming.model import Conversation, Message, Participant, check_id
 from safehold.grooming.monitor_state import dump_monitor, load_monitor
 from safehold.grooming.risk import ConversationRisk
 from safehold.grooming.scoring import ConversationMonitor
@@ -208,7 +208,9 @@ class ConversationService:
 
         Raises:
             NotFoundError: no such conversation (never appended to, deleted or expired).
+            InvalidInputError: a malformed conversation id.
         """
+        check_id("conversation id", conversation_id)
         self._maybe_purge()
         with self.engine.connect() as connection:
             state = connection.scalar(
@@ -224,7 +226,9 @@ class ConversationService:
 
         Raises:
             NotFoundError: no such conversation.
+            InvalidInputError: a malformed conversation id.
         """
+        check_id("conversation id", conversation_id)
         with self.engine.begin() as connection:
             row_id = connection.scalar(
                 select(conversations.c.id).where(conversations.c.external_id == conversation_id)
