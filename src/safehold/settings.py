@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     serve_port: int = Field(8000, ge=1, le=65535)
     serve_workers: int = Field(2, ge=1, le=64)
     max_upload_bytes: int = Field(100 * 1024**2, gt=0)
+    max_import_bytes: int = Field(20 * 1024**3, gt=0)
     api_rate_limit: float = Field(1000.0, gt=0)
     api_rate_burst: int = Field(2000, ge=1)
     index_poll_seconds: float = Field(0.2, gt=0, le=60)

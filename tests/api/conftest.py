@@ -4,7 +4,8 @@
 in the background thread, webhook deliverer running) on the database of the parametrised
 ``db_settings`` fixture (``tests/conftest.py``), so every API test runs on both backends.
 ``key_headers("curator")`` makes a key with those scopes and returns its request headers.
-``limited_api`` is the same app with a 1 KiB upload limit (``max_upload_bytes``); ``sqlite_api``
+``limited_api`` is the same app with a 1 KiB upload limit (``max_upload_bytes``),
+``import_limited_api`` with a 1 KiB bulk import limit (``max_import_bytes``); ``sqlite_api``
 runs on SQLite only, for tests that do not depend on the database backend.
 ``media_server`` serves the shared reference media over loopback HTTP, and
 ``loopback_fetching`` lets the running app fetch from it (URL routes).
@@ -70,6 +71,15 @@ def sqlite_api(settings: Settings) -> Iterator[TestClient]:
 def limited_api(service_settings: Settings) -> Iterator[TestClient]:
     """The app with ``max_upload_bytes`` = 1024, for the request body limit."""
     app = create_app(service_settings.model_copy(update={"max_upload_bytes": 1024}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        wait_ready(client)
+        yield client
+
+
+@pytest.fixture
+def import_limited_api(service_settings: Settings) -> Iterator[TestClient]:
+    """The app with ``max_import_bytes`` = 1024, for the bulk import bound."""
+    app = create_app(service_settings.model_copy(update={"max_import_bytes": 1024}))
     with TestClient(app, raise_server_exceptions=False) as client:
         wait_ready(client)
         yield client

@@ -4,14 +4,17 @@ keys cannot (real SQLite and PostgreSQL through the ``api`` fixture)."""
 from __future__ import annotations
 
 import csv
+import io
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from safehold.api.state import ServiceState
 from safehold.banks.models import Category, NewEntry
+from safehold.settings import Settings
 
 KeyHeaders = Callable[..., dict[str, str]]
 
@@ -187,7 +190,7 @@ def test_import_refusals(api: TestClient, key_headers: KeyHeaders, api_state: Se
     api_state.banks.create_bank("b")
     for query, body, needle in [
         ("?signal_type=nope", b"0" * 32, "unknown signal type"),
-        ("?format=plain&signal_type=vpdq", b"x", "--format csv"),
+        ("?format=plain&signal_type=vpdq", b"x", "the query parameter format=csv"),
         ("?signal_type=md5", "0123".encode("utf-16"), "UTF-16"),
         ("?category=nocolon", b"x", "scheme:code"),
     ]:
@@ -200,3 +203,84 @@ def test_import_refusals(api: TestClient, key_headers: KeyHeaders, api_state: Se
     assert api_state.banks.get_bank("b").entry_count == 0
     denied = api.post("/v1/banks/b/import", content=b"0" * 32, headers=key_headers("matcher"))
     assert denied.status_code == 403
+
+
+def test_import_messages_name_query_parameters(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    # User test finding 12: the API told callers to "give one with --signal-type".
+    curator = key_headers("curator")
+    api_state.banks.create_bank("b")
+    body = b"\n\n0123456789abcdef0123456789abcdef\nmd5,0123456789abcdef0123456789abcdef\n"
+    answer = api.post("/v1/banks/b/import?format=plain", content=body, headers=curator)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["errors"] == [
+        {"line": 3, "message": "no signal type (give one with the signal_type query parameter)"},
+        {
+            "line": 4,
+            "message": "a comma in a plain list: is this CSV? use the query parameter format=csv",
+        },
+    ]
+    assert "--" not in answer.text
+
+
+def test_import_refuses_media_with_a_pointer(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    api_state.banks.create_bank("photos")
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (40, 120, 200)).save(out, "JPEG")
+    answer = api.post(
+        "/v1/banks/photos/import?signal_type=pdq",
+        content=out.getvalue(),
+        headers={**key_headers("curator"), "Content-Type": "image/jpeg"},
+    )
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["error"]["message"]
+    assert message == (
+        "the body looks like a photo (JPEG), not a hash list; to add the hashes of media "
+        "send it to POST /c/bank/photos/content"
+    )
+
+
+def test_import_size_bound_after_the_key(
+    import_limited_api: TestClient, service_settings: Settings
+) -> None:
+    api = import_limited_api
+    state: ServiceState = api.app.state.safehold  # type: ignore[attr-defined]
+    state.banks.create_bank("small")
+    curator = {"Authorization": f"Bearer {state.keys.create_key('c', ('curator',)).secret}"}
+    body = b"0123456789abcdef0123456789abcdef\n" * 40  # 1,320 bytes
+    assert api.post("/v1/banks/small/import?signal_type=md5", content=body).status_code == 401
+    declared = api.post("/v1/banks/small/import?signal_type=md5", content=body, headers=curator)
+    assert declared.status_code == 413
+    assert declared.json()["error"] == {
+        "type": "too_large",
+        "message": "the bank file is over the limit of 1,024 bytes (SAFEHOLD_MAX_IMPORT_BYTES)",
+    }
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it comes
+        for _ in range(40):
+            yield b"0123456789abcdef0123456789abcdef\n"
+
+    streamed = api.post("/v1/banks/small/import?signal_type=md5", content=chunks(), headers=curator)
+    assert streamed.status_code == 413
+    assert state.banks.get_bank("small").entry_count == 0
+    fits = api.post("/v1/banks/small/import?signal_type=md5", content=body[:990], headers=curator)
+    assert fits.status_code == 200, fits.text
+    assert service_settings.max_import_bytes == 20 * 1024**3  # the default: 20 GiB
+
+
+def test_import_of_empty_lines_is_cheap_and_keeps_line_numbers(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    # 30 MB of newlines took 31 s; the line number after them is still true.
+    api_state.banks.create_bank("blank")
+    body = b"\n" * 30_000_000 + b"0123\n" + b"0123456789abcdef0123456789abcdef\n"
+    answer = api.post(
+        "/v1/banks/blank/import?signal_type=md5", content=body, headers=key_headers("curator")
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert (result["added"], result["bytes_read"]) == (1, len(body))
+    assert [e["line"] for e in result["errors"]] == [30_000_001]

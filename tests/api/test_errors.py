@@ -71,6 +71,36 @@ def test_malformed_json_checks_the_key_first(api: TestClient, key_headers: KeyHe
     assert "JSON" in str(_error(admin)["message"])
 
 
+def test_json_routes_refuse_other_content_types_after_the_key(
+    api: TestClient, key_headers: KeyHeaders
+) -> None:
+    body = b'{"signal_type": "pdq", "value": "' + b"0" * 64 + b'"}'
+    text = {"Content-Type": "text/plain"}
+    assert api.post("/v1/match", content=body, headers=text).status_code == 401
+    curator = api.post("/v1/match", content=body, headers={**text, **key_headers("curator")})
+    assert curator.status_code == 403
+    matcher = key_headers("matcher")
+    for headers in (text, {"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        answer = api.post("/v1/match", content=body, headers={**headers, **matcher})
+        assert answer.status_code == 415, (headers, answer.text)
+        assert _error(answer) == {
+            "type": "unsupported",
+            "message": "send the body as JSON with the header Content-Type: application/json",
+        }
+    # Every JSON route, HMA's and the admin routes included.
+    admin = key_headers("admin")
+    keys = api.post("/v1/keys", content=b'{"name": "x", "scopes": ["client"]}', headers=admin)
+    assert keys.status_code == 415
+    compare = api.post("/m/compare", content=b"{}", headers={**text, **admin})
+    assert compare.status_code == 415
+    # JSON in any of its spellings is read as JSON; no body at all is the usual 422.
+    json_type = {"Content-Type": "application/json; charset=utf-8", **matcher}
+    assert api.post("/v1/match", content=body, headers=json_type).status_code == 200
+    empty = api.post("/v1/match", headers=matcher)
+    assert empty.status_code == 422
+    assert _error(empty)["message"] == "body: Field required"
+
+
 def test_malformed_upload_checks_the_key_first(api: TestClient, key_headers: KeyHeaders) -> None:
     async def probe(file: UploadFile, _key: MatchCaller) -> dict[str, str]:
         return {"name": file.filename or ""}

@@ -330,6 +330,26 @@ def test_add_signals_then_index_status(
     )
 
 
+def test_exact_type_index_state_agrees_with_itself(
+    api: TestClient, api_state: ServiceState, key_headers: KeyHeaders
+) -> None:
+    # User test finding 13: md5 showed db_size 11, index_size 10 and index_out_of_date false
+    # (the worker's own count of exact entries lags up to a minute).
+    curator = key_headers("curator")
+    create_bank(api, curator, "EXACT")
+    values = [f"{n:032x}" for n in range(1, 12)]
+    for value in values[:10]:
+        assert api.post("/c/bank/EXACT/signal", json={"md5": value}, headers=curator).is_success
+    caught_up(api_state)
+    first = api.get("/c/signal_type/index?signal_type=md5", headers=curator).json()["md5"]
+    assert (first["db_size"], first["index_size"], first["index_out_of_date"]) == (10, 10, False)
+    assert api.post("/c/bank/EXACT/signal", json={"md5": values[10]}, headers=curator).is_success
+    caught_up(api_state)
+    state = api.get("/c/signal_type/index?signal_type=md5", headers=curator).json()["md5"]
+    assert (state["db_size"], state["index_size"], state["index_out_of_date"]) == (11, 11, False)
+    assert state["index_built_to"] == state["newest_db_item"]
+
+
 def test_content_metadata(
     api: TestClient, api_state: ServiceState, key_headers: KeyHeaders, media_server: str
 ) -> None:
@@ -402,3 +422,19 @@ def test_private_urls_are_refused(api: TestClient, key_headers: KeyHeaders) -> N
     assert response.json()["error"]["type"] == "unsafe_url"
     scheme = api.get("/m/lookup?url=file:///etc/passwd", headers=headers)
     assert scheme.json()["error"]["type"] == "unsafe_url"
+
+
+def test_openapi_documents_uploads_errors_and_public_routes(sqlite_api: TestClient) -> None:
+    # User test finding 14.
+    spec = sqlite_api.get("/openapi.json").json()
+    for path in ("/h/hash", "/m/lookup"):
+        form = spec["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+        assert sorted(form["schema"]["properties"]) == ["photo", "video"]
+    assert {"401", "413", "415", "422"} <= set(spec["paths"]["/h/hash"]["post"]["responses"])
+    assert {"404", "422"} <= set(spec["paths"]["/c/bank/{bank_name}"]["get"]["responses"])
+    assert {"404", "415", "422", "503"} <= set(spec["paths"]["/v1/match"]["post"]["responses"])
+    description = spec["info"]["description"]
+    for public in ("/healthz", "/readyz", "/status", "/docs", "/redoc", "/openapi.json"):
+        assert public in description
+    for public in ("/status", "/docs", "/redoc", "/openapi.json"):
+        assert sqlite_api.get(public).status_code == 200

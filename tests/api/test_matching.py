@@ -101,6 +101,31 @@ def test_bad_hashes_are_refused_without_echo(api: TestClient, key_headers: KeyHe
     assert api.post("/v1/match", json=nobank, headers=headers).status_code == 404
 
 
+def test_non_hex_hashes_are_told_so(api: TestClient, key_headers: KeyHeaders) -> None:
+    """The user test's values, each of the right length: the reason is the characters."""
+    headers = key_headers("matcher")
+    md5 = "d35c785545392755e7e4164457657269"
+    cases = [
+        ("pdq", BRIDGE[:-2] + "\u0662\u0662"),  # Arabic-Indic digits
+        ("md5", md5[:-1] + "\uff19"),  # a fullwidth digit
+        ("md5", md5[:-1] + "\u0000"),
+        ("pdq", "0x" + BRIDGE[:-2]),
+    ]
+    for signal_type, value in cases:
+        answer = api.post(
+            "/v1/match", json={"signal_type": signal_type, "value": value}, headers=headers
+        )
+        assert answer.status_code == 422, (signal_type, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "invalid_signal"
+        assert "contains characters that are not hexadecimal digits" in error["message"]
+        assert "details" not in error
+    prefixed = api.post(
+        "/v1/match", json={"signal_type": "pdq", "value": "0x" + BRIDGE[:-2]}, headers=headers
+    )
+    assert prefixed.json()["error"]["message"].endswith("(drop the 0x prefix)")
+
+
 def test_batch_answers_every_item(
     api: TestClient, api_state: ServiceState, key_headers: KeyHeaders
 ) -> None:
@@ -118,7 +143,10 @@ def test_batch_answers_every_item(
     first, second, third, fourth = trusted.json()["results"]
     assert [m["entry_id"] for m in first["matches"]] == [entry]
     assert (second["match"], second["matches"]) == (False, [])
-    assert third["error"]["type"] == "invalid_signal"
+    assert third["error"] == {  # no "details": null (user test finding 8)
+        "type": "invalid_signal",
+        "message": "a pdq hash contains characters that are not hexadecimal digits (0-9, a-f)",
+    }
     assert fourth["matches"][0]["signal_type"] == "md5"
     client = api.post("/v1/match/batch", json={"items": items}, headers=key_headers("client"))
     assert client.json()["results"] == [

@@ -41,9 +41,31 @@ def test_validate_signal_normalises_case_and_space() -> None:
         "",
         "d35c78554539275",
         "d35c785545392755e7e41644576572690",
-        "g35c785545392755e7e4164457657269",
     ],
 )
 def test_validate_signal_rejects(bad: str) -> None:
     with pytest.raises(InvalidSignalError, match=r"^an md5 hash is 32 hexadecimal digits"):
         Md5SignalType.validate_signal(bad)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "g35c785545392755e7e4164457657269",
+        "d35c785545392755e7e416445765726\uff19",  # a fullwidth digit nine
+        "d35c785545392755e7e416445765726\u0669",  # an Arabic-Indic digit nine
+        "d35c785545392755e7e416445765726\u0000",
+        "d35c785545392755e7e4164457657269\u00ff",  # right length plus one non-hex
+    ],
+)
+def test_validate_signal_names_characters_that_are_not_hex(bad: str) -> None:
+    with pytest.raises(InvalidSignalError) as info:
+        Md5SignalType.validate_signal(bad)
+    assert info.value.message == (
+        "an md5 hash contains characters that are not hexadecimal digits (0-9, a-f)"
+    )
+
+
+def test_validate_signal_points_at_a_0x_prefix() -> None:
+    with pytest.raises(InvalidSignalError, match=r"not hexadecimal digits \(0-9, a-f\) \(drop"):
+        Md5SignalType.validate_signal("0xd35c785545392755e7e41644576572")

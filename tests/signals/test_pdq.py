@@ -187,9 +187,16 @@ def test_empty_index_and_bad_query() -> None:
 def test_validate_and_distance() -> None:
     value = "F8F8F0CEE0F4A84F06370A22038F63F0B36E2ED596621E1D33E6B39C4E9C9B22"
     assert PdqSignalType.validate_signal(f"  {value}\n") == value.lower()
-    for bad in ["", value[:-1], value + "0", "z" + value[1:]]:
+    for bad in ["", value[:-1], value + "0"]:
         with pytest.raises(InvalidSignalError, match="64 hexadecimal digits"):
             PdqSignalType.validate_signal(bad)
+    # The user test's cases: each was told "64 hexadecimal digits (got 64 characters)".
+    for bad in ["z" + value[1:], value[:-2] + "\u0662\u0662", "0x" + value[:-2], value[:-1] + "\0"]:
+        with pytest.raises(InvalidSignalError) as info:
+            PdqSignalType.validate_signal(bad)
+        assert info.value.message.startswith(
+            "a pdq hash contains characters that are not hexadecimal digits (0-9, a-f)"
+        )
     assert PdqSignalType.distance("0" * 64, "f" * 64) == 256
     assert PdqSignalType.distance("0" * 64, "0" * 63 + "7") == 3
 

@@ -111,7 +111,8 @@ def create_app(
         version=__version__,
         summary="Match content against hash lists of known child sexual abuse material.",
         description=(
-            "Every route except /healthz and /readyz needs an API key "
+            "Every route except /healthz, /readyz, HMA's /status and the API reference "
+            "(/docs, /redoc, /openapi.json) needs an API key "
             "(`Authorization: Bearer <key>` or `X-API-Key: <key>`). See docs/service.md."
         ),
         lifespan=lifespan,

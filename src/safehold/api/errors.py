@@ -4,10 +4,12 @@
   ``{"error": {"type": code, "message": message}}`` (429 adds ``Retry-After``, 401 adds
   ``WWW-Authenticate``).
 * FastAPI's request validation -> 422 with ``type: invalid_input`` and the failing fields'
-  locations and messages. The submitted values are not echoed back. A body that does not parse
-  is refused before the key is checked by FastAPI; the handlers check the key first
-  (:func:`~safehold.api.deps.authorize_before_validation`), so a caller without a valid key
-  always gets 401/403, never a hint about the route's input.
+  locations and messages. The submitted values are not echoed back. A body sent to a JSON
+  route with another content type (or none) -> 415 ``unsupported`` ("send application/json"):
+  FastAPI reads such a body as bytes, which would fail validation with a misleading 422.
+  A body that does not parse is refused before the key is checked by FastAPI; the handlers
+  check the key first (:func:`~safehold.api.deps.authorize_before_validation`), so a caller
+  without a valid key always gets 401/403, never a hint about the route's input.
 * Starlette's HTTP errors (unknown route 404, wrong method 405, ...) -> the same shape.
 * A database error that escaped the domain's own mapping (``banks.rows.db_errors``) -> 422
   for values the database cannot hold (``DataError``), 409 for a constraint
@@ -25,6 +27,7 @@ import math
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -88,11 +91,41 @@ async def _refuse_unauthorized(request: Request) -> JSONResponse | None:
     return None
 
 
+def _is_json(content_type: str) -> bool:
+    """Whether a ``Content-Type`` value is JSON (``application/json``, ``application/*+json``),
+    as FastAPI decides it before parsing a body."""
+    kind = content_type.partition(";")[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
+def _json_body_not_json(request: Request, exc: RequestValidationError) -> bool:
+    """Whether the request failed because a JSON route's body came with another content type."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None:
+        return False
+    if _is_json(request.headers.get("content-type", "")):
+        return False
+    # "missing": no body at all (an empty one), which the usual 422 describes.
+    body_errors = [e for e in exc.errors() if tuple(e.get("loc", ()))[:1] == ("body",)]
+    if not any(e.get("type") != "missing" for e in body_errors):
+        return False
+    # A form route reads multipart bodies itself; only JSON bodies are read as bytes.
+    return type(route.body_field.field_info).__name__ not in {"Form", "File"}
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     refused = await _refuse_unauthorized(request)
     if refused is not None:
         return refused
+    if _json_body_not_json(request, exc):
+        return error_response(
+            415,
+            "unsupported",
+            "send the body as JSON with the header Content-Type: application/json",
+        )
     details: list[dict[str, object]] = [
         {"loc": list(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()
     ]

@@ -19,6 +19,7 @@ Signal type names: Safehold's (``pdq``, ``md5``, ``sha256``, ``vpdq``); HMA's ``
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -40,6 +41,26 @@ _METADATA_KEYS = ("content_id", "content_uri", "json")
 
 #: Room for multipart boundaries and part headers on top of ``max_upload_bytes``.
 FORM_OVERHEAD_BYTES = 64 * 1024
+
+#: The multipart upload of ``POST /h/hash`` and ``POST /m/lookup`` for OpenAPI (the routes read
+#: the body themselves, so FastAPI cannot document it): one file, in field ``photo`` or ``video``.
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "one file, in field photo or field video",
+                    "properties": {
+                        "photo": {"type": "string", "format": "binary"},
+                        "video": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def resolve_signal_type(name: str) -> str:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from safehold.banks.lines import DecodedLines
 from safehold.banks.models import Category, NewEntry
@@ -47,6 +48,23 @@ from safehold.banks.writers import (  # the writers, re-exported: formats is the
 from safehold.errors import FormatError, InvalidInputError, SafeholdError
 
 FORMATS = ("csv", "plain")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionNames:
+    """How messages name the importer's options: the CLI's flags or the API's parameters."""
+
+    signal_type: str = "--signal-type"
+    csv_format: str = "--format csv"
+
+
+#: Option names of ``safehold bank import``.
+CLI_OPTIONS = OptionNames()
+#: Option names of ``POST /v1/banks/{bank_name}/import`` (query parameters).
+API_OPTIONS = OptionNames(
+    signal_type="the signal_type query parameter", csv_format="the query parameter format=csv"
+)
+
 SIGNAL_TYPE_ALIASES = {"video_md5": "md5", "video_sha256": "sha256"}
 TE_OPINIONS_WITHOUT_CATEGORY = frozenset({"POSITIVE_CLASS", "INVESTIGATION_SEED"})
 TE_NEGATIVE_OPINION = "NEGATIVE_CLASS"
@@ -95,7 +113,14 @@ def canonical_signal_type(name: str) -> str:
 class _RowBuilder:
     """Turns the fields of one row into a validated :class:`NewEntry`."""
 
-    def __init__(self, signal_type: str | None, category: Category | None, source: str) -> None:
+    def __init__(
+        self,
+        signal_type: str | None,
+        category: Category | None,
+        source: str,
+        options: OptionNames = CLI_OPTIONS,
+    ) -> None:
+        self.options = options
         self.signal_type = canonical_signal_type(signal_type) if signal_type else None
         self.category = category
         self.source = source
@@ -111,7 +136,7 @@ class _RowBuilder:
         from_row = canonical_signal_type(fields.get("signal_type", ""))
         type_name = from_row or self.signal_type
         if not type_name:
-            return FormatError("no signal type (give one with --signal-type)", line)
+            return FormatError(f"no signal type (give one with {self.options.signal_type})", line)
         if from_row:
             try:
                 self.validator.signal_type(from_row)
@@ -195,6 +220,7 @@ def read_csv(
     signal_type: str | None = None,
     category: Category | None = None,
     source: str = "",
+    options: OptionNames = CLI_OPTIONS,
 ) -> Iterator[ReadItem]:
     """Read a CSV bank file (columns in the module docstring).
 
@@ -204,6 +230,7 @@ def read_csv(
         signal_type: used for rows without a signal type column or value.
         category: used for rows without a category of their own.
         source: used for rows without a ``collab``/``source`` value.
+        options: how messages name the caller's options (CLI flags or API parameters).
 
     Returns:
         An iterator of a :class:`NewEntry` (canonical value) or a :class:`FormatError` per
@@ -213,7 +240,7 @@ def read_csv(
         InvalidSignalError: ``signal_type`` is not a registered signal type (raised by the
             call, before any row is read).
     """
-    return _read_csv(lines, _RowBuilder(signal_type, category, source))
+    return _read_csv(lines, _RowBuilder(signal_type, category, source, options))
 
 
 def _read_csv(lines: Iterable[str], builder: _RowBuilder) -> Iterator[ReadItem]:
@@ -221,6 +248,8 @@ def _read_csv(lines: Iterable[str], builder: _RowBuilder) -> Iterator[ReadItem]:
         csv.field_size_limit(CSV_FIELD_LIMIT)
     problem_in = _problems(lines)
     reader = csv.reader(lines)
+    # Physical line numbers: DecodedLines reads a run of empty lines as one item.
+    decoded = lines if isinstance(lines, DecodedLines) else None
     columns: dict[int, str] | None = None
     type_where = "in column 1"
     last_line = 0
@@ -231,11 +260,11 @@ def _read_csv(lines: Iterable[str], builder: _RowBuilder) -> Iterator[ReadItem]:
         except StopIteration:
             return
         except csv.Error as exc:
-            last_line = reader.line_num
+            last_line = decoded.line if decoded else reader.line_num
             problem = problem_in(start, last_line) if problem_in else None
             yield FormatError(problem or f"malformed CSV ({exc})", start)
             continue
-        last_line = reader.line_num
+        last_line = decoded.line if decoded else reader.line_num
         problem = problem_in(start, last_line) if problem_in else None
         if problem is not None:
             yield FormatError(problem, start)
@@ -262,6 +291,7 @@ def read_plain(
     category: Category | None = None,
     source: str = "",
     note: str = "",
+    options: OptionNames = CLI_OPTIONS,
 ) -> Iterator[ReadItem]:
     """Read a plain list: one hash per line, or ``<signal_type> <hash>`` per line.
 
@@ -272,13 +302,24 @@ def read_plain(
         InvalidInputError: ``signal_type`` is ``vpdq`` (multi-line values need CSV).
     """
     if signal_type is not None and canonical_signal_type(signal_type) in MULTILINE_SIGNAL_TYPES:
-        raise InvalidInputError("vpdq values span several lines; import them with --format csv")
-    return _read_plain(lines, _RowBuilder(signal_type, category, source), note)
+        raise InvalidInputError(
+            f"vpdq values span several lines; import them with {options.csv_format}"
+        )
+    return _read_plain(lines, _RowBuilder(signal_type, category, source, options), note)
+
+
+def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """``(line number, text)``; a :class:`DecodedLines` item's number is its last line."""
+    if isinstance(lines, DecodedLines):
+        for text in lines:
+            yield lines.line, text
+    else:
+        yield from enumerate(lines, start=1)
 
 
 def _read_plain(lines: Iterable[str], builder: _RowBuilder, note: str) -> Iterator[ReadItem]:
     problem_in = _problems(lines)
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in _numbered(lines):
         problem = problem_in(number, number) if problem_in else None
         if problem is not None:
             yield FormatError(problem, number)
@@ -287,7 +328,9 @@ def _read_plain(lines: Iterable[str], builder: _RowBuilder, note: str) -> Iterat
         if not text:
             continue
         if "," in text:
-            yield FormatError("a comma in a plain list: is this CSV? use --format csv", number)
+            yield FormatError(
+                f"a comma in a plain list: is this CSV? use {builder.options.csv_format}", number
+            )
             continue
         parts = text.split()
         if len(parts) == 1:
@@ -309,6 +352,7 @@ def read_bank_file(
     category: Category | None = None,
     source: str = "",
     resampler: VpdqResampler | None = None,
+    options: OptionNames = CLI_OPTIONS,
 ) -> Iterator[ReadItem]:
     """Dispatch to :func:`read_csv` or :func:`read_plain` by ``fmt``.
 
@@ -320,9 +364,13 @@ def read_bank_file(
     """
     items: Iterator[ReadItem] | None = None
     if fmt == "csv":
-        items = read_csv(lines, signal_type=signal_type, category=category, source=source)
+        items = read_csv(
+            lines, signal_type=signal_type, category=category, source=source, options=options
+        )
     elif fmt == "plain":
-        items = read_plain(lines, signal_type=signal_type, category=category, source=source)
+        items = read_plain(
+            lines, signal_type=signal_type, category=category, source=source, options=options
+        )
     if items is not None:
         return items if resampler is None else resampler.items(items)
     raise InvalidInputError(f"unknown bank file format {fmt!r} (known: {', '.join(FORMATS)})")

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from safehold.banks.formats import FORMATS, ReadItem, read_bank_file, sniff_format
+from safehold.banks.formats import (
+    API_OPTIONS,
+    FORMATS,
+    OptionNames,
+    ReadItem,
+    read_bank_file,
+    sniff_format,
+)
 from safehold.banks.lines import CSV_LINE_LIMIT, PLAIN_LINE_LIMIT, DecodedLines
 from safehold.banks.models import Category, NewEntry
 from safehold.banks.vpdq_sampling import VpdqResampler
@@ -92,6 +99,7 @@ def import_bank_file(
     source: str = "",
     vpdq_seconds_per_frame: float | None = None,
     name: str = "the upload",
+    options: OptionNames = API_OPTIONS,
 ) -> ImportReport:
     """Import the bank file in ``binary`` into bank ``bank_name``.
 
@@ -103,6 +111,7 @@ def import_bank_file(
         vpdq_seconds_per_frame: thin vPDQ entries to this sampling interval (the scanner's,
             ``Settings.vpdq_seconds_per_frame``); None keeps them as given.
         name: what messages call the stream.
+        options: how messages name the caller's options (the API's query parameters).
 
     Raises:
         NotFoundError: no such bank (checked before anything is read).
@@ -121,7 +130,13 @@ def import_bank_file(
             lines.max_line_bytes = CSV_LINE_LIMIT
     resampler = VpdqResampler(vpdq_seconds_per_frame) if vpdq_seconds_per_frame else None
     items = read_bank_file(
-        lines, fmt, signal_type=signal_type, category=category, source=source, resampler=resampler
+        lines,
+        fmt,
+        signal_type=signal_type,
+        category=category,
+        source=source,
+        resampler=resampler,
+        options=options,
     )
     tally = _Tally()
     added = service.add_entries(bank.name, tally.entries(items), validated=True)

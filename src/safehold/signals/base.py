@@ -17,7 +17,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from safehold.errors import InvalidSignalError
 from safehold.plugins import Registry
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def canonical_hex(value: str, digits: int, what: str) -> str:
+    """``value`` stripped and lower-cased, checked to be exactly ``digits`` hexadecimal digits.
+
+    Args:
+        value: the hash as given.
+        digits: how many hexadecimal digits the hash has (64 for PDQ and SHA-256, 32 for MD5).
+        what: the hash as messages name it, e.g. ``"a pdq hash"``.
+
+    Raises:
+        InvalidSignalError: a character that is not a hexadecimal digit 0-9/a-f (a ``0x``
+            prefix, a fullwidth or Arabic-Indic digit, a control character), or the wrong
+            number of digits. The message never echoes the value.
+    """
+    text = value.strip().lower()
+    if not _HEX_DIGITS.issuperset(text):
+        hint = " (drop the 0x prefix)" if text.startswith("0x") else ""
+        raise InvalidSignalError(
+            f"{what} contains characters that are not hexadecimal digits (0-9, a-f){hint}"
+        )
+    if len(text) != digits:
+        raise InvalidSignalError(
+            f"{what} is {digits} hexadecimal digits (got {len(text)} characters)"
+        )
+    return text
 
 
 class ContentType(enum.StrEnum):

@@ -8,17 +8,21 @@ so a multi-gigabyte video is never held in memory.
 from __future__ import annotations
 
 import hashlib
-import string
 from collections.abc import Sequence
 from typing import ClassVar
 
-from safehold.errors import InvalidSignalError
-from safehold.signals.base import Content, ContentType, IndexHit, Signal, SignalIndex, SignalType
+from safehold.signals.base import (
+    Content,
+    ContentType,
+    IndexHit,
+    Signal,
+    SignalIndex,
+    SignalType,
+    canonical_hex,
+)
 
 #: Bytes read per step when hashing a file.
 CHUNK_BYTES = 1 << 20
-
-_HEX = frozenset(string.hexdigits)
 
 
 class ExactIndex(SignalIndex):
@@ -63,15 +67,10 @@ class CryptographicSignalType(SignalType):
         """Return ``value`` stripped and lower-cased.
 
         Raises:
-            InvalidSignalError: not exactly ``hex_length`` hexadecimal digits.
+            InvalidSignalError: not exactly ``hex_length`` hexadecimal digits
+                (:func:`~safehold.signals.base.canonical_hex`).
         """
-        text = value.strip().lower()
-        if len(text) != cls.hex_length or not _HEX.issuperset(text):
-            raise InvalidSignalError(
-                f"{cls.article} {cls.name} hash is {cls.hex_length} hexadecimal digits "
-                f"(got {len(text)} characters)"
-            )
-        return text
+        return canonical_hex(value, cls.hex_length, f"{cls.article} {cls.name} hash")
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

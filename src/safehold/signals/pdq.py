@@ -38,7 +38,6 @@ import numpy as np
 import numpy.typing as npt
 import pdqhash
 
-from safehold.errors import InvalidSignalError
 from safehold.index.binary import BinaryIndex
 from safehold.index.flat import hex_to_rows
 from safehold.signals.base import (
@@ -49,6 +48,7 @@ from safehold.signals.base import (
     Signal,
     SignalIndex,
     SignalType,
+    canonical_hex,
 )
 from safehold.signals.images import DecodedImage, decode_image, pdq_input, unletterbox
 
@@ -63,8 +63,6 @@ DEPTH_NORMALISED = "depth-normalised"
 
 #: Quality below which PDQ signals are not matched (``Settings.pdq_min_quality`` default).
 DEFAULT_MIN_QUALITY = 50
-
-_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def vector_to_hex(vector: npt.ArrayLike) -> str:
@@ -167,14 +165,10 @@ class PdqSignalType(SignalType):
         """Return ``value`` stripped and lower-cased.
 
         Raises:
-            InvalidSignalError: not 64 hexadecimal digits.
+            InvalidSignalError: not 64 hexadecimal digits
+                (:func:`~safehold.signals.base.canonical_hex`).
         """
-        text = value.strip().lower()
-        if len(text) != HEX_LENGTH or not _HEX_DIGITS.issuperset(text):
-            raise InvalidSignalError(
-                f"a pdq hash is {HEX_LENGTH} hexadecimal digits (got {len(text)} characters)"
-            )
-        return text
+        return canonical_hex(value, HEX_LENGTH, "a pdq hash")
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

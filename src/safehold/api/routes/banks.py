@@ -8,7 +8,10 @@ worker's matcher picks it up from there. Bank names are matched ignoring case.
 The bulk import streams the request body into a spooled temporary file (memory up to
 :data:`SPOOL_MEMORY_BYTES`, then disk under ``TMPDIR``) and parses it in a worker thread with
 the streaming readers of ``safehold.banks.formats``, so a body of millions of rows never sits
-in memory; ``SAFEHOLD_MAX_UPLOAD_BYTES`` does not apply to it.
+in memory; ``SAFEHOLD_MAX_UPLOAD_BYTES`` does not apply to it, ``SAFEHOLD_MAX_IMPORT_BYTES``
+does (413, checked after the key: at once for a ``Content-Length`` over it, else as the body
+passes it). A photo or video sent as the body is refused with a pointer to the route that
+hashes media.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from safehold.api.schemas.banks import (
     BankUpdate,
     ImportResult,
 )
-from safehold.api.schemas.common import AUTH_RESPONSES
+from safehold.api.schemas.common import AUTH_RESPONSES, ErrorBody
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import Category
 from safehold.banks.service import BankService
+from safehold.errors import ContentTooLargeError, InvalidInputError, SafeholdError
+from safehold.signals.content import SNIFF_BYTES, sniff
 from safehold.storage.tables import CATEGORY_PART_LENGTH, NAME_LENGTH, SOURCE_LENGTH
 
 router = APIRouter(tags=["banks"], responses=AUTH_RESPONSES)
@@ -133,6 +138,11 @@ async def summarize_bank(
     "/v1/banks/{bank_name}/import",
     summary="Bulk-import a bank file (CSV or plain list)",
     openapi_extra=_IMPORT_BODY,
+    responses={
+        404: {"model": ErrorBody, "description": "no such bank"},
+        413: {"model": ErrorBody, "description": "over SAFEHOLD_MAX_IMPORT_BYTES"},
+        422: {"model": ErrorBody, "description": "bad parameters, a UTF-16 file, or media"},
+    },
 )
 async def import_entries(
     bank_name: BankName,
@@ -162,9 +172,15 @@ async def import_entries(
     cat = _category(category)
     if fmt is None and request.headers.get("content-type", "").startswith("text/csv"):
         fmt = "csv"
+    limit = state.settings.max_import_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ContentTooLargeError(_too_large(limit))
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
     try:
-        size = await _spool_body(request, spool)
+        size = await _spool_body(request, spool, limit)
+        spool.seek(0)
+        _refuse_media(spool.read(SNIFF_BYTES), bank_name)
         spool.seek(0)
         report = await run_in_threadpool(
             import_bank_file,
@@ -182,13 +198,39 @@ async def import_entries(
     return ImportResult.of(report, size)
 
 
-async def _spool_body(request: Request, spool: IO[bytes]) -> int:
+def _too_large(limit: int) -> str:
+    return f"the bank file is over the limit of {limit:,} bytes (SAFEHOLD_MAX_IMPORT_BYTES)"
+
+
+def _refuse_media(head: bytes, bank_name: str) -> None:
+    """Refuse a body that starts like a photo or video: the route reads hash lists.
+
+    Raises:
+        InvalidInputError: ``head`` (the body's first bytes) is of a format Safehold hashes.
+    """
+    try:
+        content_type, name = sniff(head)
+    except SafeholdError:
+        return
+    raise InvalidInputError(
+        f"the body looks like a {content_type.value} ({name}), not a hash list; to add the "
+        f"hashes of media send it to POST /c/bank/{bank_name}/content"
+    )
+
+
+async def _spool_body(request: Request, spool: IO[bytes], limit: int) -> int:
     """Copy the request body into ``spool`` in pieces of about :data:`SPOOL_MEMORY_BYTES`
-    (written from a worker thread: the file may be on disk); return its size in bytes."""
+    (written from a worker thread: the file may be on disk); return its size in bytes.
+
+    Raises:
+        ContentTooLargeError: the body passed ``limit`` bytes (reading stops there).
+    """
     size = 0
     pending = bytearray()
     async for chunk in request.stream():
         size += len(chunk)
+        if size > limit:
+            raise ContentTooLargeError(_too_large(limit))
         pending += chunk
         if len(pending) >= SPOOL_MEMORY_BYTES:
             await run_in_threadpool(spool.write, bytes(pending))

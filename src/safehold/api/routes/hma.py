@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safehold.api.deps import MatchCaller, ReaderKey, StateDep, is_trusted
 from safehold.api.hma_content import (
+    UPLOAD_BODY,
     fetch_and_hash,
     hash_bytes,
     read_upload,
@@ -32,7 +33,7 @@ from safehold.api.hma_content import (
     signal_strings,
 )
 from safehold.api.routes import hma_curation
-from safehold.api.schemas.common import AUTH_RESPONSES
+from safehold.api.schemas.common import AUTH_RESPONSES, error_responses
 from safehold.api.schemas.hma import HmaDecision, HmaIndexStatus
 from safehold.api.state import ServiceState
 from safehold.auth import ApiKey
@@ -73,7 +74,12 @@ def status(state: StateDep) -> PlainTextResponse:
 # -- hashing -----------------------------------------------------------------------------
 
 
-@router.get("/h/hash", summary="Hash content fetched from a URL", responses=AUTH_RESPONSES)
+_URL_ERRORS = {**AUTH_RESPONSES, **error_responses(413, 415, 422, 502)}
+_UPLOAD_ERRORS = {**AUTH_RESPONSES, **error_responses(400, 413, 415, 422)}
+_LOOKUP_ERRORS = {**AUTH_RESPONSES, **error_responses(413, 415, 422, 502, 503)}
+
+
+@router.get("/h/hash", summary="Hash content fetched from a URL", responses=_URL_ERRORS)
 def hash_url(
     state: StateDep,
     _key: MatchCaller,
@@ -86,7 +92,12 @@ def hash_url(
     return signal_strings(hashed)
 
 
-@router.post("/h/hash", summary="Hash an uploaded file", responses=AUTH_RESPONSES)
+@router.post(
+    "/h/hash",
+    summary="Hash an uploaded file",
+    openapi_extra=UPLOAD_BODY,
+    responses=_UPLOAD_ERRORS,
+)
 async def hash_file(
     request: Request, state: StateDep, _key: MatchCaller, types: str | None = _TYPES
 ) -> dict[str, str]:
@@ -149,7 +160,11 @@ def _by_bank(matches: Sequence[MatchInfo]) -> MatchesByBank:
     return out
 
 
-@router.get("/m/raw_lookup", summary="Look up one hash: matching entry ids")
+@router.get(
+    "/m/raw_lookup",
+    summary="Look up one hash: matching entry ids",
+    responses={**AUTH_RESPONSES, **error_responses(422, 503)},
+)
 def raw_lookup(
     state: StateDep,
     key: MatchCaller,
@@ -175,7 +190,11 @@ def raw_lookup(
     return {"matches": [m.entry_id for m in matches]}
 
 
-@router.get("/m/lookup", summary="Look up a hash, or content by URL: matches by bank")
+@router.get(
+    "/m/lookup",
+    summary="Look up a hash, or content by URL: matches by bank",
+    responses=_LOOKUP_ERRORS,
+)
 def lookup(
     state: StateDep,
     key: MatchCaller,
@@ -203,7 +222,12 @@ def lookup(
     return _by_bank(matches) if is_trusted(key) else _decision(state, matches)
 
 
-@router.post("/m/lookup", summary="Look up an uploaded file: matches by signal type and bank")
+@router.post(
+    "/m/lookup",
+    summary="Look up an uploaded file: matches by signal type and bank",
+    openapi_extra=UPLOAD_BODY,
+    responses={**_UPLOAD_ERRORS, **error_responses(503)},
+)
 async def lookup_file(
     request: Request,
     state: StateDep,
@@ -242,7 +266,11 @@ def _lookup_hashed(
     return result.get(only, {}) if only is not None else result
 
 
-@router.get("/m/index/status", summary="Index status per signal type", responses=AUTH_RESPONSES)
+@router.get(
+    "/m/index/status",
+    summary="Index status per signal type",
+    responses={**AUTH_RESPONSES, **error_responses(422)},
+)
 def index_status(
     state: StateDep, _key: ReaderKey, signal_type: str | None = None
 ) -> dict[str, HmaIndexStatus]:
@@ -260,7 +288,11 @@ def index_status(
     }
 
 
-@router.post("/m/compare", summary="Compare pairs of hashes", responses=AUTH_RESPONSES)
+@router.post(
+    "/m/compare",
+    summary="Compare pairs of hashes",
+    responses={**AUTH_RESPONSES, **error_responses(415, 422)},
+)
 def compare(
     state: StateDep,
     _key: MatchCaller,

@@ -27,7 +27,7 @@ from safehold.api.hma_content import (
     resolve_signal_type,
     select_signal_types,
 )
-from safehold.api.schemas.common import AUTH_RESPONSES
+from safehold.api.schemas.common import AUTH_RESPONSES, error_responses
 from safehold.api.schemas.hma import (
     HmaBank,
     HmaBankCreate,
@@ -48,8 +48,10 @@ from safehold.banks.validation import signal_type_class
 from safehold.errors import ConflictError, ContentError, InvalidInputError, NotFoundError
 from safehold.matching import HashedContent
 from safehold.signals import SIGNAL_TYPES
+from safehold.signals.exact import CryptographicSignalType
 
-router = APIRouter(prefix="/c", tags=["hma"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/c", tags=["hma"], responses={**AUTH_RESPONSES, **error_responses(422)})
+_IN_BANK = error_responses(404)
 
 
 # -- banks -------------------------------------------------------------------------------
@@ -61,7 +63,9 @@ def list_banks(state: StateDep, _key: CuratorKey) -> list[HmaBank]:
     return [HmaBank.of(b) for b in state.banks.list_banks()]
 
 
-@router.post("/banks", status_code=201, summary="Create a bank (HMA)")
+@router.post(
+    "/banks", status_code=201, summary="Create a bank (HMA)", responses=error_responses(409, 415)
+)
 def create_bank(body: HmaBankCreate, state: StateDep, _key: CuratorKey) -> HmaBank:
     """Create a bank (Safehold's name rules; HMA's UPPER_SNAKE names are valid ones)."""
     bank = state.banks.create_bank(body.name)
@@ -70,13 +74,13 @@ def create_bank(body: HmaBankCreate, state: StateDep, _key: CuratorKey) -> HmaBa
     return HmaBank.of(bank)
 
 
-@router.get("/bank/{bank_name}", summary="Show a bank (HMA)")
+@router.get("/bank/{bank_name}", summary="Show a bank (HMA)", responses=_IN_BANK)
 def get_bank(bank_name: str, state: StateDep, _key: CuratorKey) -> HmaBank:
     """One bank (names are matched ignoring case)."""
     return HmaBank.of(state.banks.get_bank(bank_name))
 
 
-@router.put("/bank/{bank_name}", summary="Enable or disable a bank (HMA)")
+@router.put("/bank/{bank_name}", summary="Enable or disable a bank (HMA)", responses=_IN_BANK)
 def update_bank(bank_name: str, body: HmaBankUpdate, state: StateDep, _key: CuratorKey) -> HmaBank:
     """Change ``enabled_ratio`` (0 or 1) or ``enabled``; a ``name`` must be the current one."""
     bank = state.banks.get_bank(bank_name)
@@ -122,7 +126,9 @@ def _content_body(content: HmaContent) -> dict[str, Any]:
     return body
 
 
-@router.get("/bank/{bank_name}/content/{content_id}", summary="Show bank content (HMA)")
+@router.get(
+    "/bank/{bank_name}/content/{content_id}", summary="Show bank content (HMA)", responses=_IN_BANK
+)
 def get_content(
     bank_name: str,
     content_id: int,
@@ -142,7 +148,11 @@ def get_content(
     return _content_body(content)
 
 
-@router.put("/bank/{bank_name}/content/{content_id}", summary="Enable or disable content (HMA)")
+@router.put(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Enable or disable content (HMA)",
+    responses=_IN_BANK,
+)
 def update_content(
     bank_name: str,
     content_id: int,
@@ -159,7 +169,11 @@ def update_content(
     return _content_body(HmaContent.of(entry, bank))
 
 
-@router.delete("/bank/{bank_name}/content/{content_id}", summary="Delete bank content (HMA)")
+@router.delete(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Delete bank content (HMA)",
+    responses=_IN_BANK,
+)
 def delete_content(
     bank_name: str, content_id: int, state: StateDep, _key: CuratorKey
 ) -> HmaDeleted:
@@ -225,7 +239,11 @@ def _add_hashed(
     return _add_signals(state, bank_name, kept, note)
 
 
-@router.post("/bank/{bank_name}/content", summary="Add content by URL or upload (HMA)")
+@router.post(
+    "/bank/{bank_name}/content",
+    summary="Add content by URL or upload (HMA)",
+    responses=error_responses(400, 404, 413, 415, 502),
+)
 async def add_content(
     bank_name: str,
     request: Request,
@@ -251,7 +269,7 @@ async def add_content(
     return await run_in_threadpool(_add_hashed, state, bank_name, hashed, note)
 
 
-@router.post("/bank/{bank_name}/signal", summary="Add hashes directly (HMA)")
+@router.post("/bank/{bank_name}/signal", summary="Add hashes directly (HMA)", responses=_IN_BANK)
 def add_signal(
     bank_name: str,
     body: Annotated[dict[str, str], Body(examples=[{"pdq": "<64 hex digits>"}])],
@@ -276,21 +294,30 @@ def signal_type_index(
     state: StateDep, _key: CuratorKey, signal_type: str | None = None
 ) -> dict[str, HmaSignalTypeIndex]:
     """Matchable entries in the database and in this worker's index, and the change
-    sequence each has reached."""
+    sequence each has reached.
+
+    Byte-exact types (md5, sha256) are looked up in the database itself, so their index is
+    the database: ``index_size`` is the count just made (the worker's own count of them lags
+    up to a minute, see ``/m/index/status``). ``index_out_of_date`` is true whenever the index
+    is behind the change log or the two sizes differ, so the flag never contradicts them.
+    """
     names = [resolve_signal_type(signal_type)] if signal_type else SIGNAL_TYPES.names()
     now = state.matcher.status()
     newest = state.banks.change_sequence()
     built_to = now.change_seq if now.ready else -1
-    return {
-        name: HmaSignalTypeIndex(
-            db_size=sum(state.banks.count_matchable(name).values()),
-            index_size=now.entries.get(name, 0),
-            index_out_of_date=built_to < newest,
+    answer: dict[str, HmaSignalTypeIndex] = {}
+    for name in names:
+        db_size = sum(state.banks.count_matchable(name).values())
+        in_database = now.ready and issubclass(SIGNAL_TYPES.get(name), CryptographicSignalType)
+        index_size = db_size if in_database else now.entries.get(name, 0)
+        answer[name] = HmaSignalTypeIndex(
+            db_size=db_size,
+            index_size=index_size,
+            index_out_of_date=built_to < newest or index_size != db_size,
             newest_db_item=newest,
             index_built_to=built_to,
         )
-        for name in names
-    }
+    return answer
 
 
 @router.get("/content_type", summary="Content types (HMA)")

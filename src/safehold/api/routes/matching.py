@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from safehold.api.deps import MatchCaller, StateDep, is_trusted
-from safehold.api.schemas.common import AUTH_RESPONSES, ErrorDetail
+from safehold.api.schemas.common import AUTH_RESPONSES, ErrorDetail, error_responses
 from safehold.api.schemas.matching import (
     BatchError,
     ClientHashMatchResult,
@@ -198,7 +198,12 @@ async def hash_content(request: Request, state: StateDep, key: MatchCaller) -> H
     return HashResult.of(hashed)
 
 
-@router.post("/match", summary="Match one hash", response_model=MatchResult | ClientMatchResult)
+@router.post(
+    "/match",
+    summary="Match one hash",
+    response_model=MatchResult | ClientMatchResult,
+    responses=error_responses(404, 415, 422, 503),
+)
 async def match_hash(
     body: MatchRequest, state: StateDep, key: MatchCaller
 ) -> MatchResult | ClientMatchResult:
@@ -218,6 +223,7 @@ async def match_hash(
     "/match/batch",
     summary="Match up to 100 hashes",
     response_model=MatchBatchResult | ClientMatchBatchResult,
+    responses=error_responses(415, 422, 503),
 )
 def match_batch(
     body: MatchBatch, state: StateDep, key: MatchCaller
