@@ -91,6 +91,13 @@ def test_banks_as_hma_manages_them(api: TestClient, key_headers: KeyHeaders) -> 
         response = api.put("/c/bank/MY_TEST_BANK_01", json=refused, headers=curator)
         assert response.status_code == 422, refused
         assert "not supported" in response.json()["error"]["message"]
+    # A name differing only in case is the same bank, not a rename.
+    same = api.put("/c/bank/MY_TEST_BANK_01", json={"name": "my_test_bank_01"}, headers=curator)
+    assert same.status_code == 200, same.text
+    # A refused creation changes nothing (it used to create the bank, then refuse).
+    half = api.post("/c/banks", json={"name": "HALF", "enabled_ratio": 0.5}, headers=curator)
+    assert half.status_code == 422
+    assert api.get("/c/bank/HALF", headers=curator).status_code == 404
     create_bank(api, curator, "OFF_BANK")
     off = api.post("/c/banks", json={"name": "OFF_2", "enabled_ratio": 0.0}, headers=curator)
     assert off.json() == {"name": "OFF_2", "matching_enabled_ratio": 0.0}

@@ -102,3 +102,10 @@ def test_webhook_url_literal_addresses() -> None:
     assert check_webhook_url("http://127.0.0.1:9000/hook", allowed).port == 9000
     # Names are only resolved at delivery time (DNS may change).
     assert check_webhook_url("https://hooks.example.org/x", Settings()).ip is None
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:0/", "http://example.com:99999/"])
+def test_invalid_ports_are_refused_up_front(url: str) -> None:
+    # Port 0 used to pass as the default port (0 is falsy), 99999 failed only on connecting.
+    with pytest.raises(UnsafeUrlError, match="not a valid TCP port"):
+        parse_url(url)

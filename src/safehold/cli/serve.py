@@ -116,6 +116,8 @@ def serve(
     try:
         import uvicorn
 
+        from safehold.api.access_log import log_config
+
         uvicorn.run(
             APP_FACTORY,
             factory=True,
@@ -123,6 +125,7 @@ def serve(
             port=port,
             workers=workers,
             access_log=access_log,
+            log_config=log_config(),  # query strings (hashes, URLs) never reach the log
             timeout_graceful_shutdown=10,
         )
     finally:

@@ -98,7 +98,9 @@ def parse_url(text: str) -> SafeUrl:
             f"the {scheme} URL's host is not a valid (internationalised) domain name"
         ) from None
     host = url.raw_host.decode("ascii", "replace").lower()
-    port = url.port or DEFAULT_PORTS[scheme]
+    port = url.port if url.port is not None else DEFAULT_PORTS[scheme]
+    if not 1 <= port <= 65535:
+        raise UnsafeUrlError(f"the {scheme} URL's port {port} is not a valid TCP port (1-65535)")
     shown_host = f"[{host}]" if ":" in host else host
     display = f"{scheme}://{shown_host}:{port}"
     if not host:

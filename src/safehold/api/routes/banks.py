@@ -34,6 +34,7 @@ from safehold.api.schemas.common import AUTH_RESPONSES, ErrorBody
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import Category
 from safehold.banks.service import BankService
+from safehold.banks.validation import validate_text
 from safehold.errors import ContentTooLargeError, InvalidInputError, SafeholdError
 from safehold.signals.content import SNIFF_BYTES, sniff
 from safehold.storage.tables import CATEGORY_PART_LENGTH, NAME_LENGTH, SOURCE_LENGTH
@@ -170,6 +171,7 @@ async def import_entries(
     rest is added in batches of 10,000; duplicates are counted, not errors."""
     await run_in_threadpool(state.banks.get_bank, bank_name)  # 404 before reading the body
     cat = _category(category)
+    validate_text("source", source, SOURCE_LENGTH)  # one 422, not an error on every row
     if fmt is None and request.headers.get("content-type", "").startswith("text/csv"):
         fmt = "csv"
     limit = state.settings.max_import_bytes

@@ -68,8 +68,9 @@ def list_banks(state: StateDep, _key: CuratorKey) -> list[HmaBank]:
 )
 def create_bank(body: HmaBankCreate, state: StateDep, _key: CuratorKey) -> HmaBank:
     """Create a bank (Safehold's name rules; HMA's UPPER_SNAKE names are valid ones)."""
+    enabled = body.wanted_enabled()  # validates first: a refused request creates nothing
     bank = state.banks.create_bank(body.name)
-    if not body.wanted_enabled():
+    if not enabled:
         bank = state.banks.update_bank(bank.name, enabled=False)
     return HmaBank.of(bank)
 
@@ -84,7 +85,7 @@ def get_bank(bank_name: str, state: StateDep, _key: CuratorKey) -> HmaBank:
 def update_bank(bank_name: str, body: HmaBankUpdate, state: StateDep, _key: CuratorKey) -> HmaBank:
     """Change ``enabled_ratio`` (0 or 1) or ``enabled``; a ``name`` must be the current one."""
     bank = state.banks.get_bank(bank_name)
-    if body.name is not None and body.name != bank.name:
+    if body.name is not None and body.name.casefold() != bank.name.casefold():
         raise InvalidInputError("renaming a bank is not supported; create a new bank instead")
     enabled = body.wanted_enabled()
     if enabled is not None and enabled != bank.enabled:
