@@ -68,13 +68,19 @@ def pattern_rate(texts: list[str], workers: int) -> tuple[float, float]:
     return single, done / (time.perf_counter() - start)
 
 
-def embedding_rate(texts: list[str], threads: int, cache: bool, backend: str) -> float:
+def embedding_rate(
+    texts: list[str], threads: int, cache: bool, backend: str, layers: int | None = None
+) -> float:
     """Messages/s of the embedding detector, batched (``backend``: auto, onnx or torch)."""
     import torch
 
     torch.set_num_threads(threads)
     detector = get_detector(
-        "embedding", cache_size=100_000 if cache else 0, backend=backend, threads=threads
+        "embedding",
+        cache_size=100_000 if cache else 0,
+        backend=backend,
+        threads=threads,
+        layers=layers,
     )
     detector.detect(texts[:256])  # warm-up
     if not cache:
@@ -140,6 +146,7 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=3_000, help="messages timed per detector")
     parser.add_argument("--skip-embedding", action="store_true")
     parser.add_argument("--backend", default="auto", help="embedding: auto, onnx or torch")
+    parser.add_argument("--layers", type=int, default=None, help="embedding: MiniLM layers 1-6")
     args = parser.parse_args()
     conversations = corpus()
     texts = texts_of(conversations, args.messages)
@@ -160,13 +167,17 @@ def main() -> None:
     )
     if args.skip_embedding:
         return
-    cold = embedding_rate(texts, args.threads, cache=False, backend=args.backend)
-    warm = embedding_rate(texts, args.threads, cache=True, backend=args.backend)
+    cold = embedding_rate(
+        texts, args.threads, cache=False, backend=args.backend, layers=args.layers
+    )
+    warm = embedding_rate(texts, args.threads, cache=True, backend=args.backend, layers=args.layers)
     print(
         f"embedding path: {cold:10,.0f} messages/s (batched, {args.threads} threads, no cache), "
         f"{warm:,.0f} messages/s with the text cache on this corpus ({args.backend})"
     )
-    detector = get_detector("embedding", backend=args.backend, threads=args.threads)
+    detector = get_detector(
+        "embedding", backend=args.backend, threads=args.threads, layers=args.layers
+    )
     p50, p99, worst, n = streaming_latency(conversations, detector, args.stream)
     print(
         f"streaming (embedding): p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.1f} ms "

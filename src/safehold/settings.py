@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     grooming_model_path: Path | None = None
     grooming_retention_days: float = Field(30.0, ge=0)
     grooming_embedding_onnx: bool = True
+    grooming_embedding_layers: int = Field(6, ge=1, le=6)
 
     def resolved_database_url(self) -> str:
         """Return ``database_url`` or the default SQLite file ``<data_dir>/safehold.db``."""

@@ -53,3 +53,9 @@ def test_same_hits_as_torch_on_plain_sentences(
 def test_unknown_backend_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="backend"):
         EmbeddingDetector(backend="tpu", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("layers", [0, 7])
+def test_layer_count_outside_one_to_six_is_refused(tmp_path: Path, layers: int) -> None:
+    with pytest.raises(ConfigurationError, match="layers must be 1-6"):
+        EmbeddingDetector(layers=layers, cache_dir=tmp_path)

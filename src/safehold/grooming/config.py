@@ -54,6 +54,7 @@ class GroomingConfig:
         if name == "embedding":
             options["backend"] = "auto" if settings.grooming_embedding_onnx else "torch"
             options["cache_dir"] = settings.data_dir / "models"
+            options["layers"] = settings.grooming_embedding_layers
         return cls(
             detector=get_detector(name, **options),
             thresholds=RiskThresholds.from_settings(settings),

