@@ -38,6 +38,11 @@ class Category:
             )
         return cls(scheme.strip().lower(), code.strip())
 
+    @classmethod
+    def parse_optional(cls, text: str | None) -> Category | None:
+        """:meth:`parse` ``text``, or None when it is None or empty."""
+        return cls.parse(text) if text else None
+
     def __str__(self) -> str:
         return f"{self.scheme}:{self.code}"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from safehold.banks.validation import quote_name
 from safehold.errors import ConflictError, NotFoundError
-from safehold.signals.base import get_signal_type
+from safehold.scanning.matcher import pick_threshold
 
 #: Actions from weakest to strongest; ``none`` means no match.
 ACTIONS = ("none", "review", "block")
@@ -105,13 +105,7 @@ class BankView:
         defaults: Mapping[str, int],
     ) -> int:
         """Distance threshold for ``signal_type`` in ``bank`` (override > bank > default)."""
-        if signal_type in overrides:
-            return int(overrides[signal_type])
-        if signal_type in bank.thresholds:
-            return int(bank.thresholds[signal_type])
-        if signal_type in defaults:
-            return int(defaults[signal_type])
-        return get_signal_type(signal_type).default_threshold
+        return pick_threshold(signal_type, overrides, bank.thresholds, defaults)
 
     def groups(
         self,

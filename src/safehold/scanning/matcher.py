@@ -57,6 +57,23 @@ def resolve_thresholds(signal_types: Iterable[str], overrides: Mapping[str, int]
     return checked
 
 
+def pick_threshold(
+    signal_type: str,
+    overrides: Mapping[str, int],
+    bank_thresholds: Mapping[str, int],
+    defaults: Mapping[str, int],
+) -> int:
+    """The distance threshold for ``signal_type``: the run's (or request's) override, else the
+    bank's own, else the configured default, else the signal type's ``default_threshold``.
+
+    The one precedence rule shared by scans and the service's live matcher.
+    """
+    for source in (overrides, bank_thresholds, defaults):
+        if signal_type in source:
+            return int(source[signal_type])
+    return get_signal_type(signal_type).default_threshold
+
+
 #: Signal types whose threshold is not a bound on a per-entry distance: vPDQ's is a per-frame
 #: threshold that decides which frames count toward the match percentages. They are queried once
 #: per distinct threshold in use instead of once with the largest.
@@ -179,14 +196,9 @@ class Matcher:
 
     def threshold(self, bank: str, signal_type: str) -> int:
         """Distance threshold for ``signal_type`` in ``bank`` (run > bank > default)."""
-        if signal_type in self.overrides:
-            return self.overrides[signal_type]
-        bank_own = self.bank_thresholds.get(bank, {})
-        if signal_type in bank_own:
-            return int(bank_own[signal_type])
-        if signal_type in self.defaults:
-            return int(self.defaults[signal_type])
-        return get_signal_type(signal_type).default_threshold
+        return pick_threshold(
+            signal_type, self.overrides, self.bank_thresholds.get(bank, {}), self.defaults
+        )
 
     def entry_count(self) -> int:
         """Number of bank entries indexed, over all signal types."""

@@ -58,8 +58,7 @@ _IMPORT_BODY = {
 }
 
 
-def _category(text: str | None) -> Category | None:
-    return Category.parse(text) if text else None
+_category = Category.parse_optional
 
 
 def _create(banks: BankService, body: BankCreate) -> BankPublic:

@@ -35,8 +35,7 @@ BankName = Annotated[str, Path(min_length=1, max_length=NAME_LENGTH)]
 EntryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _category(text: str | None) -> Category | None:
-    return Category.parse(text) if text else None
+_category = Category.parse_optional
 
 
 def _page(
