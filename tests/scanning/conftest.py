@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from safehold.banks.models import Category, NewEntry
 from safehold.banks.service import BankService
 from safehold.scanning import ScanConfig, ScanRecord, ScanSummary, scan
 from safehold.settings import Settings
+from safehold.signals.base import SIGNAL_TYPES
 from safehold.storage.engine import open_database
 
 ScanRunner = Callable[..., tuple[list[ScanRecord], ScanSummary]]
@@ -52,14 +54,19 @@ def files(tmp_path: Path, make_image: Callable[..., Path]) -> Callable[..., list
 
 
 @pytest.fixture
-def fake_plugin(monkeypatch: pytest.MonkeyPatch) -> str:
+def fake_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Module name of the fake ``test-behave`` signal type, importable by worker processes.
 
     Its folder is put on ``sys.path`` (which child processes inherit) whatever pytest's import
-    mode; the module is not imported here, so the pytest process's registry stays clean.
+    mode. A scan imports plugin modules in this process too (to check the signal types), so
+    the registry and ``sys.modules`` are restored afterwards: later tests in the same process
+    must not see ``test-behave`` among the signal types.
     """
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    return "scanning_fake_signals"
+    monkeypatch.setattr(SIGNAL_TYPES, "_items", dict(SIGNAL_TYPES._items))
+    sys.modules.pop("scanning_fake_signals", None)
+    yield "scanning_fake_signals"
+    sys.modules.pop("scanning_fake_signals", None)  # re-imported (and registered) next time
 
 
 @pytest.fixture
