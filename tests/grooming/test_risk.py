@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 
 from safehold.errors import ConfigurationError
+from safehold.grooming.calibration import LOWERING
 from safehold.grooming.features import FEATURE_NAMES
 from safehold.grooming.model import Conversation
 from safehold.grooming.risk import RiskThresholds, load_risk_model
@@ -97,6 +98,13 @@ def test_thresholds_map_to_actions() -> None:
     assert [t.action(s) for s in (0.0, 0.3, 0.6, 0.9)] == ["none", "monitor", "review", "urgent"]
     assert t.action(0.7, pressure=True) == "urgent"
     assert t.action(0.5, pressure=True) == "monitor"
+    # persistence: at least review, and review becomes urgent; none stays none below
+    assert [t.action(s, persistent=True) for s in (0.0, 0.3, 0.6, 0.9)] == [
+        "review",
+        "review",
+        "urgent",
+        "urgent",
+    ]
     with pytest.raises(ConfigurationError):
         RiskThresholds(0.7, 0.6, 0.9)
 
@@ -113,10 +121,8 @@ def test_packaged_model_matches_features() -> None:
     for name in ("pattern", "embedding"):
         model = load_risk_model(name)
         assert len(model.weights) == len(FEATURE_NAMES)
-        protective = FEATURE_NAMES.index("protective")
-        assert model.weights[protective] <= 0
-        assert all(
-            w >= 0
-            for i, w in enumerate(model.weights)
-            if i != protective and FEATURE_NAMES[i] != "escalation"
-        )
+        for name_, w in zip(FEATURE_NAMES, model.weights, strict=True):
+            if name_ in LOWERING:
+                assert w <= 0, name_
+            elif name_ != "escalation":
+                assert w >= 0, name_

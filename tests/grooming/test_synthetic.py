@@ -8,6 +8,9 @@ import pytest
 
 from safehold.errors import InvalidInputError
 from safehold.grooming.synthetic import (
+    DEFAULT_SIZES,
+    SPLIT_SEEDS,
+    SPLITS,
     SyntheticOptions,
     generate,
     load_templates,
@@ -26,23 +29,66 @@ def test_deterministic_and_labelled() -> None:
         assert conv.messages[0].sender in conv.label.groomers
 
 
-def test_splits_never_share_a_phrasing() -> None:
+def _banks() -> dict[str, dict[str, list[str]]]:
     data = load_templates()
-    for kind in ("grooming", "negative"):
-        for name, bank in data[kind].items():
-            seen: dict[str, str] = {}
-            for split, lines in bank.items():
-                for line in lines:
-                    assert line not in seen, (
-                        f"{kind}.{name}: {line!r} in {seen.get(line)} and {split}"
-                    )
-                    seen[line] = split
+    banks = {
+        f"{kind}.{name}": bank
+        for kind in ("grooming", "negative")
+        for name, bank in data[kind].items()
+    }
+    banks.update({name: data[name] for name in ("smalltalk", "smalltalk_adult")})
+    return banks
+
+
+def test_splits_never_share_a_phrasing() -> None:
+    banks = _banks()
+    assert len(banks) == 13 + 15 + 2
+    for name, bank in banks.items():
+        assert set(bank) <= set(SPLITS), name
+        seen: dict[str, str] = {}
+        for split, lines in bank.items():
+            for line in lines:
+                assert line not in seen, f"{name}: {line!r} in {seen.get(line)} and {split}"
+                seen[line] = split
+
+
+def test_every_family_has_phrasings_in_each_of_its_splits() -> None:
+    data = load_templates()
+    banks = _banks()
+    for family, spec in data["families"].items():
+        kind = spec["kind"]
+        filler = spec.get("filler", "smalltalk")
+        for split in spec["splits"]:
+            for beat in spec["beats"]:
+                bank = banks[filler if beat == "smalltalk" else f"{kind}.{beat}"]
+                assert bank.get(split), f"{family}: no {split} phrasing for {beat}"
 
 
 def test_eval_only_families() -> None:
     families = {c.label.family for c in generate("eval") if c.label}
     train = {c.label.family for c in generate("train") if c.label}
     assert {"synthetic:scout", "synthetic:slow", "synthetic:tutoring"} <= families - train
+
+
+def test_holdout_has_its_own_families_and_seed() -> None:
+    assert SPLIT_SEEDS["holdout"] not in {SPLIT_SEEDS[s] for s in ("train", "dev", "eval")}
+    holdout = generate("holdout")
+    assert [c.id for c in holdout[:2]] == ["holdout-0", "holdout-1"]
+    assert sum(1 for c in holdout if c.label and c.label.grooming) == DEFAULT_SIZES["holdout"][0]
+    families = {c.label.family for c in holdout if c.label}
+    others = {c.label.family for s in ("train", "dev", "eval") for c in generate(s) if c.label}
+    only = {"sextortion", "benefactor", "confidant", "babysitting", "youth_club", "neighbours"}
+    assert families - others == {f"synthetic:{f}" for f in only}
+    grooming = {c.label.family for c in holdout if c.label and c.label.grooming}
+    assert grooming <= {"synthetic:sextortion", "synthetic:benefactor", "synthetic:confidant"}
+
+
+def test_adult_families_are_between_adults() -> None:
+    convs = [c for c in generate("dev") if c.label and c.label.family == "synthetic:support"]
+    assert convs
+    ages = [p.declared_age for c in convs for p in c.participants.values()]
+    assert all(a is None or a >= 25 for a in ages)
+    assert any(a is not None for a in ages)
 
 
 def test_unknown_split() -> None:

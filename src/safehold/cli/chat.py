@@ -1,7 +1,7 @@
 """``safehold chat``: score conversations for grooming risk, evaluate, generate data, train.
 
 Files are JSON Lines (Safehold's format) or PAN-2012 XML (sniffed). ``evaluate`` and
-``train`` also take built-in data sets: ``synthetic:train|dev|eval`` (generated, see
+``train`` also take built-in data sets: ``synthetic:train|dev|eval|holdout`` (generated, see
 ``docs/grooming.md``) and ``chatterbot:train|dev|eval`` (benign chats from the
 ``chatterbot-corpus`` package). Scores are for human review, never automatic action.
 """
@@ -95,7 +95,7 @@ def score(
 @app.command("evaluate")
 def evaluate(
     data: list[str] = typer.Argument(
-        ..., help="Files, or synthetic:train|dev|eval, chatterbot:train|dev|eval."
+        ..., help="Files, or synthetic:train|dev|eval|holdout, chatterbot:train|dev|eval."
     ),
     detector: str | None = typer.Option(None, help=DETECTOR_HELP),
     model: Path | None = typer.Option(None, help=MODEL_HELP),

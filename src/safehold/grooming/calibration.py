@@ -9,8 +9,8 @@ The fit is L2-regularised logistic regression by iteratively reweighted least sq
 method; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, 4.4.1) on
 standardised features, in numpy so the default install needs no scikit-learn. Samples are
 senders: label 1 for a labelled groomer, 0 for everyone else. Each grooming conversation also
-contributes its 50 % and 75 % prefixes (labelled by the full conversation), so the model learns
-to rate partial evidence, which early warning needs.
+contributes its 40 %, 60 % and 80 % prefixes (labelled by the full conversation), so the model
+learns to rate partial evidence, which early warning needs.
 """
 
 from __future__ import annotations
@@ -28,15 +28,32 @@ from safehold.grooming.features import FEATURE_NAMES, Evidence
 from safehold.grooming.model import Conversation
 from safehold.grooming.risk import RISK_MODEL_FORMAT, RiskModel
 
-#: Prefix shares of grooming conversations added as extra training samples.
-PREFIXES = (0.5, 0.75)
+#: Prefix shares of grooming conversations added as extra training samples (chosen on dev,
+#: docs/grooming.md: earlier prefixes teach the model to rate partial evidence).
+PREFIXES = (0.4, 0.6, 0.8)
+#: A prefix sample is kept only when its sender already shows this many distinct indicators.
+#: One behaviour is not yet grooming: with single-hit prefixes the model learned that a lone
+#: "how old are you" is review-level (0.67) and, on the embedding path, that a compliment on an
+#: adult friend's photo is too (dev adults 7 %). Chosen on dev (docs/grooming.md).
+MIN_PREFIX_INDICATORS = 2
 DEFAULT_L2 = 10.0
+#: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
+#: weight >= 0 (more risk evidence never lowers the score).
+LOWERING = ("protective", "mutual", "partner_adult")
+_DISTINCT = FEATURE_NAMES.index("distinct_indicators")
 
 
 def sender_samples(
-    conversations: Iterable[Conversation], detector: Detector, prefixes: tuple[float, ...] = ()
+    conversations: Iterable[Conversation],
+    detector: Detector,
+    prefixes: tuple[float, ...] = (),
+    min_indicators: int = 1,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Feature rows and labels, one per (conversation or prefix, sender).
+
+    Args:
+        prefixes: shares of each grooming conversation also read as samples.
+        min_indicators: a prefix sample needs this many distinct indicators of its sender.
 
     Returns:
         ``(X, y)``: X of shape (n, len(FEATURE_NAMES)), y of 0/1 floats.
@@ -54,7 +71,10 @@ def sender_samples(
             for message, message_hits in zip(conv.messages[:cut], hits[:cut], strict=True):
                 evidence.add(message, message_hits)
             for sender in evidence.senders:
-                rows.append(evidence.features(sender))
+                row = evidence.features(sender)
+                if cut < len(conv.messages) and row[_DISTINCT] < min_indicators:
+                    continue
+                rows.append(row)
                 labels.append(1.0 if sender in groomers else 0.0)
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
 
@@ -114,9 +134,9 @@ def fit_risk_model(
     conversations: list[Conversation], detector: Detector, l2: float = DEFAULT_L2
 ) -> RiskModel:
     """Fit a :class:`RiskModel` for ``detector`` on labelled conversations."""
-    x, y = sender_samples(conversations, detector, PREFIXES)
+    x, y = sender_samples(conversations, detector, PREFIXES, MIN_PREFIX_INDICATORS)
     signs = np.array(
-        [-1.0 if n == "protective" else 0.0 if n == "escalation" else 1.0 for n in FEATURE_NAMES]
+        [-1.0 if n in LOWERING else 0.0 if n == "escalation" else 1.0 for n in FEATURE_NAMES]
     )
     weights, bias, mean, scale = fit_logistic(x, y, l2, signs=signs)
     return RiskModel(

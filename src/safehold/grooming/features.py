@@ -6,9 +6,13 @@ evidence into a fixed-length vector (:data:`FEATURE_NAMES`). The features encode
 literature says matters more than any single hit: how many distinct behaviours a sender shows,
 how many stages they span, whether the stages appear in grooming order (escalation, O'Connell
 2003), whether exclusivity is followed by sexual or approach behaviour, whether the behaviour
-is one-sided (peers ask each other's age; groomers ask and do not answer), the age gap
-(declared ages, or adult and minor ages said in the chat) and protective context (parents
-included).
+is one-sided (peers ask each other's age; groomers ask and do not answer), whether it is
+mutual (the other person showed the same behaviours), the age gap (declared ages, or adult
+and minor ages said in the chat), a partner known to be an adult, protective context (parents
+included) and **persistence**: a request for photos or sexualised talk made again and again,
+after a refusal or not, is pressure (a design choice: that is how a trust-and-safety reviewer
+reads a repeated demand on a child). Persistence is capped at :data:`PERSISTENCE_CAP`
+repeats, so one message pasted ten thousand times weighs what a handful of repeats do.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ from safehold.grooming.model import Message, Participant
 PRESENT = 0.5
 #: Message ids kept per sender and indicator (for explanations).
 MAX_IDS = 20
+#: Requests whose repetition is pressure: asking again for a photo or video, or pushing
+#: sexualised questions again. Repeated meeting, platform or secrecy requests are left out:
+#: classmates and gaming guilds repeat those innocently (on dev, counting them flagged 4-16 %
+#: of guild chats).
+REQUESTS = ("image_request", "sexualising")
+#: Repeats of requests counted at most (the score is bounded however often a request is sent).
+PERSISTENCE_CAP = 3
 _EXCLUSIVITY = {n for n in RISK_INDICATORS if stage_of(n) == Stage.EXCLUSIVITY}
 _SEXUAL = {n for n in RISK_INDICATORS if stage_of(n) == Stage.SEXUAL}
 _APPROACH = {n for n in RISK_INDICATORS if stage_of(n) == Stage.APPROACH}
@@ -40,17 +51,23 @@ FEATURE_NAMES: tuple[str, ...] = (
     "age_gap",
     "protective",
     "new_account",
+    "persistence",
+    "mutual",
+    "partner_adult",
 )
 
 
 @dataclass
 class Found:
-    """One indicator's evidence for one sender: best strength, where it first showed, ids."""
+    """One indicator's evidence for one sender: best strength, where it first showed, ids,
+    and how many later messages showed it again (``repeats``, counted up to
+    :data:`PERSISTENCE_CAP`)."""
 
     strength: float
     first_index: int
     message_ids: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    repeats: int = 0
 
 
 @dataclass
@@ -93,6 +110,8 @@ class Evidence:
                 found = state.found.get(hit.indicator)
                 if found is None:
                     found = state.found[hit.indicator] = Found(hit.strength, self.count)
+                elif hit.strength >= PRESENT and found.repeats < PERSISTENCE_CAP:
+                    found.repeats += 1
                 found.strength = max(found.strength, hit.strength)
                 if hit.strength >= PRESENT or not found.message_ids:
                     _keep(found.message_ids, message.id)
@@ -134,7 +153,18 @@ class Evidence:
             partner_minor * self_adult,
             math.log1p(state.protective),
             new_account,
+            float(self.persistence(sender)),
+            _mutual(present, others),
+            1.0 if self._partner_adult(sender) else 0.0,
         ]
+
+    def persistence(self, sender: str) -> int:
+        """How often ``sender`` repeated a request (:data:`REQUESTS`), 0-PERSISTENCE_CAP."""
+        state = self.senders.get(sender)
+        if state is None:
+            return 0
+        repeats = sum(state.found[n].repeats for n in REQUESTS if n in state.found)
+        return min(repeats, PERSISTENCE_CAP)
 
     def _is_adult(self, sender: str, state: SenderEvidence) -> bool:
         person = self.participants.get(sender)
@@ -144,6 +174,21 @@ class Evidence:
             if person.role in ("adult", "verified_adult", "parent", "teacher", "coach"):
                 return True
         return bool(state.adult_ids)
+
+    def persistent(self, sender: str) -> bool:
+        """``sender`` repeated requests :data:`PERSISTENCE_CAP` times to someone not known to
+        be an adult (repeated demands on a child are pressure; between adults they are not
+        this engine's concern)."""
+        return self.persistence(sender) >= PERSISTENCE_CAP and not self._partner_adult(sender)
+
+    def _partner_adult(self, sender: str) -> bool:
+        """Every other participant is known to be an adult (declared age or role, or they
+        said an adult age in the chat). Declared ages can be false, so this lowers the risk
+        through a fitted weight; it never clears it."""
+        others = [pid for pid in {*self.participants, *self.senders} if pid != sender]
+        return bool(others) and all(
+            self._is_adult(pid, self.senders.get(pid, SenderEvidence())) for pid in others
+        )
 
     def _partner_minor(self, sender: str, others: list[SenderEvidence]) -> bool:
         for pid, person in self.participants.items():
@@ -169,6 +214,24 @@ def _escalation(present: dict[str, Found]) -> float:
                 discordant += 1
     total = concordant + discordant
     return (concordant - discordant) / total if total else 0.0
+
+
+def _mutual(present: dict[str, Found], others: list[SenderEvidence]) -> float:
+    """Share (0-1) of the sender's risk indicators that another participant showed too.
+
+    Peers ask each other the same things (age, apps, pictures of a build); a groomer asks and
+    the child answers. A feature of this engine (fitted weight <= 0), not from a paper.
+    """
+    if not present:
+        return 0.0
+    shared = max(
+        (sum(1 for n in present if o.found.get(n, _NONE).strength >= PRESENT) for o in others),
+        default=0,
+    )
+    return shared / len(present)
+
+
+_NONE = Found(0.0, 0)
 
 
 def _keep(items: list[str], value: str) -> None:

@@ -4,7 +4,8 @@ The HTTP service runs several worker processes; the messages of one conversation
 of them. :func:`dump_monitor` turns a :class:`~safehold.grooming.scoring.ConversationMonitor`
 into a JSON-ready dict and :func:`load_monitor` rebuilds it. The state is the accumulated
 evidence (per sender: indicators with their best strength, first position, up to
-``features.MAX_IDS`` message ids and matched words), the participants, the skepticism streak,
+``features.MAX_IDS`` message ids and matched words, repeats; states stored before repeats
+were counted load with 0), the participants, the skepticism streak,
 the last warning level and a summary of the warnings raised; with a trained classifier, the
 per-sender n-gram counts. **Message texts are never part of it.** Its size is bounded by
 senders x indicators x ``MAX_IDS`` (plus the classifier's vocabulary), not by the length of the
@@ -53,7 +54,7 @@ def dump_monitor(monitor: ConversationMonitor) -> dict[str, Any]:
                 "minor_ids": s.minor_ids,
                 "adult_ids": s.adult_ids,
                 "found": {
-                    ind: [f.strength, f.first_index, f.message_ids, f.evidence]
+                    ind: [f.strength, f.first_index, f.message_ids, f.evidence, f.repeats]
                     for ind, f in s.found.items()
                 },
             }
@@ -102,7 +103,9 @@ def load_monitor(
         for name, s in state["senders"].items():
             evidence.senders[name] = SenderEvidence(
                 found={
-                    ind: Found(float(v[0]), int(v[1]), list(v[2]), list(v[3]))
+                    ind: Found(
+                        float(v[0]), int(v[1]), list(v[2]), list(v[3]), int(v[4]) if v[4:] else 0
+                    )
                     for ind, v in s["found"].items()
                 },
                 messages=int(s["messages"]),

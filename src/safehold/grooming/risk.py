@@ -9,7 +9,10 @@ grooming in the training data. The conversation's score is its riskiest sender's
 Levels and actions follow Project Artemis's practice: the platform chooses its thresholds
 (:class:`RiskThresholds`, from ``SAFEHOLD_GROOMING_*``) and every positive goes to human review
 before any report. ``urgent`` is for scores over the urgent threshold, or for review-level
-risk that includes pressure or threats (sextortion is time-critical).
+risk that includes pressure or threats (sextortion is time-critical). A sender who repeated
+requests :data:`~.features.PERSISTENCE_CAP` times to someone not known to be an adult
+(:meth:`~.features.Evidence.persistent`) gets at least ``review``, and ``urgent`` at review
+level: persistence is pressure, but the score stays bounded.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from safehold.errors import ConfigurationError
-from safehold.grooming.features import FEATURE_NAMES, PRESENT, Evidence
+from safehold.grooming.features import (
+    FEATURE_NAMES,
+    PERSISTENCE_CAP,
+    PRESENT,
+    REQUESTS,
+    Evidence,
+)
 from safehold.grooming.indicators import INDICATORS, Stage
 
 if TYPE_CHECKING:
@@ -56,11 +65,19 @@ class RiskThresholds:
             settings.grooming_urgent_threshold,
         )
 
-    def action(self, score: float, *, pressure: bool = False) -> str:
-        """The action for ``score``: none, monitor, review or urgent."""
+    def action(self, score: float, *, pressure: bool = False, persistent: bool = False) -> str:
+        """The action for ``score``: none, monitor, review or urgent.
+
+        Args:
+            pressure: the sender pressures or threatens: review-level risk becomes urgent.
+            persistent: the sender kept repeating a request: at least ``review``, and review
+                becomes urgent (the score itself stays bounded).
+        """
         if score >= self.urgent or (pressure and score >= self.review):
             return "urgent"
         if score >= self.review:
+            return "urgent" if persistent else "review"
+        if persistent:
             return "review"
         return "monitor" if score >= self.monitor else "none"
 
@@ -189,10 +206,12 @@ def assess(
         score = (sender_scores or {}).get(sender)
         if score is None:
             score = model.score(evidence.features(sender))
-        pressure = "pressure_threats" in state.found
-        ranked.append(
-            SenderRisk(sender, round(score, 4), thresholds.action(score, pressure=pressure))
+        action = thresholds.action(
+            score,
+            pressure="pressure_threats" in state.found,
+            persistent=evidence.persistent(sender),
         )
+        ranked.append(SenderRisk(sender, round(score, 4), action))
     ranked.sort(key=lambda r: (-r.score, r.sender))
     top = ranked[0] if ranked else None
     findings = _findings(evidence, [r.sender for r in ranked])
@@ -263,6 +282,12 @@ def _reasons(
             f"{INDICATORS.get(n).title} ({', '.join(f.message_ids[:3])})" for _, n, f in shown
         )
         lines.append(f"{sender}: {steps}")
+    repeats = evidence.persistence(sender)
+    if repeats:
+        asked = sorted(n for n in REQUESTS if n in state.found and state.found[n].repeats)
+        titles = ", ".join(INDICATORS.get(n).title for n in asked)
+        more = " or more" if repeats >= PERSISTENCE_CAP else ""
+        lines.append(f"{sender} repeated requests {repeats}{more} times ({titles}): pressure")
     if len(escalation) >= 2:
         lines.append(f"escalates through {len(escalation)} stages: {' -> '.join(escalation)}")
     features = dict(zip(FEATURE_NAMES, evidence.features(sender), strict=True))

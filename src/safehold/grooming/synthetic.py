@@ -6,10 +6,13 @@ exchanges ("beats") per indicator or situation, in the plain behavioural wording
 rules allow, assembled by template family with small talk in between, then obfuscated the way
 people type (leetspeak, elongation, abbreviations, emoji, typos).
 
-Splits are fixed by seed (train 1, dev 2, eval 3) and honest: every bank has disjoint
-phrasings per split, and two grooming families (``scout``, ``slow``) and one negative family
-(``tutoring``) appear only in ``eval``; nothing in ``eval`` is used to write patterns, fit the
-risk model or choose thresholds. See ``docs/grooming.md``.
+Splits are fixed by seed (train 1, dev 2, eval 3, holdout 4) and honest: every bank has
+disjoint phrasings per split; two grooming families (``scout``, ``slow``) and one negative
+family (``tutoring``) appear only in ``eval``; ``holdout`` has its own grooming families
+(``sextortion``, ``benefactor``, ``confidant``) and negative families (``babysitting``,
+``youth_club``, ``neighbours``) and was written before any detector was run on it. Nothing in
+``eval`` or ``holdout`` is used to write patterns, fit the risk model or choose thresholds.
+See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ from typing import Any
 from safehold.errors import InvalidInputError
 from safehold.grooming.model import Conversation, ConversationLabel, Message, Participant
 
-SPLITS = ("train", "dev", "eval")
-SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3}
+SPLITS = ("train", "dev", "eval", "holdout")
+SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3, "holdout": 4}
 #: Default sizes per split: (grooming, negative) conversations.
-DEFAULT_SIZES = {"train": (300, 300), "dev": (100, 100), "eval": (200, 300)}
+DEFAULT_SIZES = {
+    "train": (300, 600),
+    "dev": (100, 300),
+    "eval": (200, 400),
+    "holdout": (200, 400),
+}
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
 _SHORT = {
@@ -75,7 +83,7 @@ def generate(split: str, options: SyntheticOptions | None = None) -> list[Conver
     """Generate one split's conversations, deterministically.
 
     Args:
-        split: ``train``, ``dev`` or ``eval``.
+        split: ``train``, ``dev``, ``eval`` or ``holdout``.
         options: sizes and noise; :data:`DEFAULT_SIZES` when None.
 
     Returns:
@@ -134,6 +142,7 @@ def _conversation(
     obfuscation: float,
 ) -> Conversation:
     spec = data["families"][family]
+    filler = spec.get("filler", "smalltalk")
     lines: list[tuple[str, str]] = [
         ("A", rng.choice(["hey", "hi", "hello", "heyy", "yo"])),
         ("B", rng.choice(["hi", "hey", "hii", "sup"])),
@@ -143,9 +152,10 @@ def _conversation(
         if rng.random() > keep:
             continue
         for _ in range(rng.randint(0, 2)):
-            lines.extend(_exchange(rng, data, split, "smalltalk"))
+            lines.extend(_exchange(rng, data, split, filler))
+        beat = filler if beat == "smalltalk" else beat
         lines.extend(_exchange(rng, data, split, beat, grooming=is_grooming))
-    lines.extend(_exchange(rng, data, split, "smalltalk"))
+    lines.extend(_exchange(rng, data, split, filler))
     start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 500_000))
     messages = []
     for n, (who, text) in enumerate(lines):
@@ -153,7 +163,8 @@ def _conversation(
             text = obfuscate(rng, text)
         start += timedelta(seconds=rng.randint(5, 300))
         messages.append(Message(f"m{n + 1}", a_id if who == "A" else b_id, text, start))
-    a_person, b_person = _people(rng, spec["kind"], family, a_id, b_id)
+    people = spec.get("people", "adult_minor" if spec["kind"] == "negative" else "grooming")
+    a_person, b_person = _people(rng, people, a_id, b_id)
     label = ConversationLabel(
         is_grooming, frozenset({a_id}) if is_grooming else frozenset(), f"synthetic:{family}"
     )
@@ -163,8 +174,8 @@ def _conversation(
 def _exchange(
     rng: random.Random, data: dict[str, Any], split: str, beat: str, grooming: bool = False
 ) -> list[tuple[str, str]]:
-    if beat == "smalltalk":
-        bank = data["smalltalk"][split]
+    if beat.startswith("smalltalk"):
+        bank = data[beat][split]
     else:
         bank = data["grooming" if grooming else "negative"][beat][split]
     template = rng.choice(bank)
@@ -177,18 +188,19 @@ def _exchange(
 
 
 def _people(
-    rng: random.Random, kind: str, family: str, a_id: str, b_id: str
+    rng: random.Random, people: str, a_id: str, b_id: str
 ) -> tuple[Participant, Participant]:
+    """Participants by the family's ``people``: grooming, minors, adults or adult_minor."""
     child_age = rng.randint(11, 15) if rng.random() < 0.4 else None
-    if kind == "grooming":
+    if people == "grooming":
         roll = rng.random()
         a_age = rng.randint(15, 17) if roll < 0.2 else rng.randint(22, 50) if roll < 0.4 else None
         account = rng.uniform(0, 6) if rng.random() < 0.3 else rng.uniform(7, 900)
         return Participant(a_id, a_age, account), Participant(b_id, child_age)
-    if family == "peers":
+    if people == "minors":
         a_age = rng.randint(11, 15) if rng.random() < 0.4 else None
         return Participant(a_id, a_age), Participant(b_id, child_age)
-    if family == "adults":
+    if people == "adults":
         return (
             Participant(a_id, rng.randint(25, 60) if rng.random() < 0.4 else None),
             Participant(b_id, rng.randint(25, 60) if rng.random() < 0.4 else None),

@@ -1,0 +1,107 @@
+"""Repetition, reciprocity and known adults: what a trust-and-safety reviewer expects.
+
+Asking a child again and again for a photo is pressure and escalates; one message pasted ten
+thousand times escalates the same way but never makes the score grow without bound; peers who
+ask each other the same things, and adults talking to adults, are not grooming."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from safehold.grooming.features import PERSISTENCE_CAP, Evidence
+from safehold.grooming.model import Conversation, Message, Participant
+from safehold.grooming.monitor_state import dump_monitor, load_monitor
+from safehold.grooming.patterns import PatternDetector
+from safehold.grooming.risk import RiskThresholds
+from safehold.grooming.scoring import ConversationMonitor, score_conversation
+
+Chat = Callable[..., Conversation]
+
+ASKS = [
+    "send me a pic of you",
+    "come on send a picture of yourself",
+    "just one photo of you please",
+    "send me a selfie now",
+    "i want to see you, send it",
+]
+
+
+def _monitor(b_age: int | None = 13) -> ConversationMonitor:
+    return ConversationMonitor("c1", participants=[Participant("a"), Participant("b", b_age)])
+
+
+def test_asking_again_after_refusals_escalates_to_review() -> None:
+    monitor = _monitor()
+    actions = []
+    for i, text in enumerate(ASKS[:4]):
+        risk, _ = monitor.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "no")])
+        actions.append(risk.action)
+    # one request is not review; the third repeat (PERSISTENCE_CAP = 3) is pressure
+    assert PERSISTENCE_CAP == 3
+    assert actions[0] in ("none", "monitor")
+    assert actions[3] == "review"
+    assert monitor.evidence.persistence("a") == 3
+    assert [w.message_id for w in monitor.warnings] == ["b3"]
+    assert any("repeated requests 3 or more times" in r for r in monitor.risk.reasons)
+
+
+def test_a_message_pasted_ten_thousand_times_is_bounded() -> None:
+    few, many = _monitor(), _monitor()
+    few.append([Message(f"m{i}", "a", ASKS[0]) for i in range(PERSISTENCE_CAP + 1)])
+    many.append([Message(f"m{i}", "a", ASKS[0]) for i in range(10_000)])
+    assert many.risk.action == "review"  # escalated from the single message's level
+    assert many.risk.score == few.risk.score  # and no higher than after four copies
+    found = many.evidence.senders["a"].found["image_request"]
+    assert (found.repeats, len(found.message_ids)) == (PERSISTENCE_CAP, 20)
+    single = _monitor()
+    single.append([Message("m0", "a", ASKS[0])])
+    assert single.risk.action in ("none", "monitor")
+
+
+def test_repeats_between_known_adults_do_not_escalate() -> None:
+    monitor = ConversationMonitor("c1", participants=[Participant("a", 40), Participant("b", 38)])
+    monitor.append([Message(f"m{i}", "a", "send me a pic of you") for i in range(5)])
+    assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
+    assert monitor.evidence.persistent("a") is False
+    assert monitor.risk.action in ("none", "monitor")
+    assert not monitor.warnings
+
+
+def test_repeated_meeting_requests_are_not_persistence(chat: Chat) -> None:
+    # classmates and guilds repeat meeting and platform requests innocently
+    lines = [("a", "lets meet at the library on friday"), ("b", "cant")] * 4
+    evidence = Evidence()
+    for i, (who, text) in enumerate(lines):
+        evidence.add(Message(f"m{i}", who, text), PatternDetector().detect([text])[0])
+    assert evidence.persistence("a") == 0
+
+
+def test_mutual_questions_lower_the_risk(chat: Chat) -> None:
+    one_way = [("a", "how old are you"), ("b", "12"), ("a", "add me on discord"), ("b", "ok")]
+    both = [*one_way, ("b", "how old are you"), ("a", "13"), ("b", "add me on snap")]
+    assert score_conversation(chat(both)).score < score_conversation(chat(one_way)).score
+
+
+def test_a_partner_known_to_be_an_adult_lowers_the_risk(chat: Chat) -> None:
+    lines = [("a", "you look beautiful"), ("b", "thanks"), ("a", "we should meet up")]
+    unknown = score_conversation(chat(lines)).score
+    adult = score_conversation(chat(lines, a_age=40, b_age=41)).score
+    assert adult < unknown
+    assert score_conversation(chat(lines, a_age=40, b_age=41)).action == "none"
+
+
+def test_stored_state_keeps_repeats_and_reads_old_states(pattern_detector: object) -> None:
+    monitor = _monitor()
+    monitor.append([Message(f"m{i}", "a", ASKS[i]) for i in range(3)])
+    state = dump_monitor(monitor)
+    again = load_monitor(
+        "c1", state, detector=monitor.detector, thresholds=RiskThresholds(), skepticism=2
+    )
+    assert again.evidence.persistence("a") == 2
+    assert dump_monitor(again) == state
+    for found in state["senders"]["a"]["found"].values():
+        del found[4]  # a state stored before repeats were counted
+    old = load_monitor(
+        "c1", state, detector=monitor.detector, thresholds=RiskThresholds(), skepticism=2
+    )
+    assert old.evidence.persistence("a") == 0
