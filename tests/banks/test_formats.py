@@ -21,6 +21,7 @@ from safehold.banks.formats import (
     write_plain,
 )
 from safehold.banks.models import BankEntry, Category, NewEntry
+from safehold.banks.validation import known_signal_types
 from safehold.errors import FormatError, InvalidInputError, InvalidSignalError
 
 # Bridge photo PDQ from Meta's Java test values (quoted in shared/data/README.md).
@@ -110,7 +111,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_never_echo_hashes() -> None
             assert secret not in error.message
     assert "64 hexadecimal digits" in errors[0].message
     # A signal type read from a row is never echoed (it may be part of a hash).
-    known = "unknown signal type in column 1 (known: md5, pdq, sha256, vpdq)"
+    known = f"unknown signal type in column 1 (known: {known_signal_types()})"
     assert errors[1].message == f"line 4: {known}"
     assert errors[4].message == f"line 7: {known}"
 
@@ -255,11 +256,11 @@ def test_short_signal_type_cells_are_never_echoed() -> None:
     # A truncated row can shift up to 20 hex digits of a hash into the signal type column.
     text = f"signal_str,signal_type\n{MD5},{MD5[:20]}\n{MD5},01234567\n{MD5},nosuch\n"
     _, errors = _split(list(read_csv(_lines(text))))
-    known = "unknown signal type in column 2 (known: md5, pdq, sha256, vpdq)"
+    known = f"unknown signal type in column 2 (known: {known_signal_types()})"
     assert [e.message for e in errors] == [f"line {n}: {known}" for n in (2, 3, 4)]
     _, plain = _split(list(read_plain(_lines(f"0123456789abcdef {MD5}\n"))))
     assert [e.message for e in plain] == [
-        "line 1: unknown signal type in the first word (known: md5, pdq, sha256, vpdq)"
+        f"line 1: unknown signal type in the first word (known: {known_signal_types()})"
     ]
 
 

@@ -4,6 +4,7 @@ PostgreSQL through the ``bank_service`` fixture)."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pytest
 
@@ -50,4 +51,68 @@ def test_refusals_come_before_any_row(bank_service: BankService) -> None:
         import_bank_file(bank_service, "b", io.BytesIO(b""), fmt="xml")
     with pytest.raises(InvalidInputError, match="UTF-16"):
         import_bank_file(bank_service, "b", io.BytesIO(PDQ.encode("utf-16")))
+    assert bank_service.get_bank("b").entry_count == 0
+
+
+def test_import_items_takes_entries_with_provenance_in_small_batches(
+    bank_service: BankService,
+) -> None:
+    # What an exchange does after a fetch: NewEntry objects (validated here), bad rows as
+    # FormatError items, its own name as the source of entries without one.
+    from safehold.banks.importing import ImportProgress, import_items
+    from safehold.banks.models import NewEntry
+    from safehold.errors import FormatError
+
+    bank_service.create_bank("x")
+    md5s = [f"{i:032x}" for i in range(1, 8)]
+    items = [
+        NewEntry("md5", md5s[0].upper(), category=Category("ncmec-industry", "A1")),
+        FormatError("no signal value", 2),
+        NewEntry("md5", md5s[1], source="ncmec"),
+        NewEntry("md5", "abc"),  # invalid: reported, not stored
+        *[NewEntry("md5", v) for v in md5s[2:]],
+        NewEntry("md5", md5s[0]),  # a duplicate across batches
+    ]
+    seen: list[ImportProgress] = []
+    report = import_items(bank_service, "x", items, source="exchange-a", progress=seen.append,
+                          batch_rows=3)  # fmt: skip
+    assert (report.added, report.duplicates, report.error_count) == (7, 1, 2)
+    assert [e.line for e in report.errors] == [2, None]
+    assert "abc" not in report.errors[1].message
+    assert [(p.rows, p.added, p.bytes_read) for p in seen] == [(3, 3, None), (6, 6, None),
+                                                              (8, 7, None)]  # fmt: skip
+    stored = [(e.value, e.source) for e in bank_service.iter_entries("x")]
+    assert stored == [(md5s[0], "exchange-a"), (md5s[1], "ncmec")] + [
+        (v, "exchange-a") for v in md5s[2:]
+    ]
+    ids = [e.id for e in bank_service.iter_entries("x")]
+    assert ids == sorted(ids)  # ids follow the input
+
+
+def test_a_reader_failure_reaches_the_caller_after_the_batches_before(
+    bank_service: BankService,
+) -> None:
+    from safehold.banks.importing import import_items
+    from safehold.banks.models import NewEntry
+    from safehold.errors import StorageError
+
+    bank_service.create_bank("x")
+
+    def items() -> Iterator[NewEntry]:
+        yield NewEntry("md5", "1" * 32)
+        yield NewEntry("md5", "2" * 32)
+        raise StorageError("the exchange connection dropped")
+
+    with pytest.raises(StorageError, match="connection dropped"):
+        import_items(bank_service, "x", items(), batch_rows=1)
+    assert [e.value for e in bank_service.iter_entries("x")] == ["1" * 32, "2" * 32]
+
+
+def test_a_bad_category_scheme_is_refused_before_any_row(bank_service: BankService) -> None:
+    bank_service.create_bank("b")
+    body = io.BytesIO(b'{"value": [{"MD5": "d35c785545392755e7e4164457657269"}]}')
+    with pytest.raises(InvalidInputError, match="cannot contain ':'"):
+        import_bank_file(bank_service, "b", body, category_scheme="vics:us")
+    with pytest.raises(InvalidInputError, match="category scheme is 65 characters long"):
+        import_bank_file(bank_service, "b", body, category_scheme="x" * 65)
     assert bank_service.get_bank("b").entry_count == 0

@@ -138,3 +138,25 @@ def test_empty_line_runs_in_csv_keep_line_numbers_and_quoted_text() -> None:
     ]
     (entry,) = [i for i in items if isinstance(i, NewEntry)]
     assert entry.note == "first\n\n\n\nlast"
+
+
+def test_block_decoding_keeps_line_numbers_across_blocks_and_bad_lines() -> None:
+    # Whole 1 MiB blocks are decoded at once; a block with a Latin-1 line falls back to
+    # line-by-line reading for that block only, and numbering stays exact across blocks.
+    good = MD5.encode() + b"\n"
+    count = 100_000  # about 3.3 MB: several blocks
+    body = bytearray(good * count)
+    bad_line = 70_001
+    start = (bad_line - 1) * len(good)
+    body[start : start + len(good)] = b"caf\xe9 " + b"0" * 27 + b"\n"
+    body += b"\n\n\n" + good
+    lines = DecodedLines(io.BytesIO(bytes(body)), name="t", max_line_bytes=1024)
+    numbers = []
+    for text in lines:
+        if text.strip():
+            numbers.append(lines.line)
+    assert numbers[:2] == [1, 2]
+    assert numbers[-1] == count + 4
+    assert len(numbers) == count + 1
+    assert lines.problem_in(1, bad_line - 1) is None
+    assert lines.problem_in(bad_line, bad_line) == "not UTF-8 text (re-save the file as UTF-8)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 
 from safehold.banks.media import MediaHasher
@@ -17,8 +18,11 @@ def test_reference_image_gives_every_photo_signal(shared_data: Path, settings: S
     result = MediaHasher(settings).hash_file(images / "bridge-mods" / "aaa-orig.jpg", note="n")
     assert result.error is None
     values = {e.signal_type: e.value for e in result.entries}
-    assert set(values) == {"md5", "sha256", "pdq"}
+    assert set(values) == {"md5", "sha1", "sha256", "pdq"}
     assert (values["md5"], values["sha256"]) == (row["md5"], row["sha256"])
+    # SHA-1 has no column in expected-hashes.csv: OpenSSL's (hashlib) is the reference.
+    data = (images / "bridge-mods" / "aaa-orig.jpg").read_bytes()
+    assert values["sha1"] == hashlib.sha1(data).hexdigest()
     assert all(e.note == "n" for e in result.entries)
 
 

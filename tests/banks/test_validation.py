@@ -23,7 +23,7 @@ def test_a_hash_in_the_signal_type_field_is_not_echoed() -> None:
     with pytest.raises(InvalidSignalError) as info:
         EntryValidator().validate(NewEntry(BRIDGE, BRIDGE))
     assert BRIDGE not in info.value.message
-    assert "known: md5, pdq, sha256, vpdq" in info.value.message
+    assert "known: md5, pdq, sha1, sha256" in info.value.message
 
 
 def test_validator_canonicalises_and_keeps_other_fields() -> None:

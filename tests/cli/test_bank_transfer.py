@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -66,3 +67,36 @@ def test_importing_a_photo_points_to_add_media(
     assert result.exit_code == 2
     assert "looks like a photo (JPEG), not a hash list" in result.stderr
     assert "safehold bank add-media b FILE..." in result.stderr
+
+
+def test_vics_export_reads_back_with_its_scheme_and_iwf_lists_import(
+    shared_data: Path, settings: Settings, tmp_path: Path
+) -> None:
+    images = shared_data / "reference" / "images"
+    sha1 = hashlib.sha1((images / "bridge-mods" / "aaa-orig.jpg").read_bytes()).hexdigest()
+    iwf = tmp_path / "iwf.csv"
+    iwf.write_text(f"MD5,SHA1,PDQ,Category\n{MD5},{sha1},{PDQ},A\n")
+    assert runner.invoke(app, ["bank", "create", "iwf"]).exit_code == 0
+    result = runner.invoke(app, ["bank", "import", "iwf", str(iwf), "--format", "iwf",
+                                 "--category-scheme", "vics-us"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("iwf: 3 added, 0 duplicates skipped, 0 bad rows\n")
+    out = tmp_path / "out.json"
+    exported = runner.invoke(app, ["bank", "export", "iwf", "--format", "vics", "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert "exported 2 entries from iwf" in exported.stderr
+    assert "left out 1 pdq entry (VICS holds MD5, SHA1 and SHA256)" in exported.stderr
+    doc = json.loads(out.read_text())
+    assert doc["@odata.context"].endswith("/2.0.xml/US/$metadata#Media")
+    assert [(m["Category"], m.get("MD5"), m.get("SHA1")) for m in doc["value"]] == [
+        ("A", MD5.upper(), None), ("A", None, sha1.upper())
+    ]  # fmt: skip
+    assert runner.invoke(app, ["bank", "create", "back"]).exit_code == 0
+    back = runner.invoke(app, ["bank", "import", "back", str(out)])
+    assert back.exit_code == 0, back.output
+    assert "is a VICS JSON file; reading it as VICS" in back.stderr
+    assert "VICS categories kept in the scheme vics-us" in back.stderr
+    listed = runner.invoke(app, ["bank", "export", "back", "--format", "csv"])
+    assert sorted(listed.stdout.splitlines()[1:]) == [
+        f"md5,{MD5},,vics-us:A,,,MediaID 1", f"sha1,{sha1},,vics-us:A,,,MediaID 2"
+    ]  # fmt: skip

@@ -1,39 +1,41 @@
-"""Bulk import of a bank file from a byte stream, with a per-row report: the service side of
-``POST /v1/banks/{bank_name}/import``.
+"""Bulk import into a bank with a per-row report: files, uploads and exchange downloads.
 
-The stream is read line by line through :class:`~safehold.banks.lines.DecodedLines` (strict
-UTF-8, bounded lines) and the streaming readers of :mod:`safehold.banks.formats`; good rows go
-to :meth:`BankService.add_entries` in batches, bad rows are counted and the first
-:data:`MAX_ROW_ERRORS` kept. Memory does not grow with the file: millions of rows are fine.
-Blocking: callers in an event loop run it in a worker thread.
+Two entry points share one path:
+
+* :func:`import_bank_file` reads a byte stream in any bank file format (``banks.formats``:
+  detected or named) - the CLI's ``safehold bank import`` and ``POST
+  /v1/banks/{bank_name}/import``;
+* :func:`import_items` takes rows already read (``NewEntry`` objects, :data:`Row` tuples or
+  ``FormatError`` items) with their provenance: what exchanges call after a fetch.
+
+Bad rows are counted and the first :data:`MAX_ROW_ERRORS` kept, never stopping the import;
+good rows go to the bulk loader (``banks.bulk_load``) in large transactions while the next
+batch is read. Memory does not grow with the input: millions of rows are fine. Blocking:
+callers in an event loop run it in a worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from safehold.banks.formats import (
-    API_OPTIONS,
-    FORMATS,
-    OptionNames,
-    ReadItem,
-    read_bank_file,
-    sniff_format,
-)
-from safehold.banks.lines import CSV_LINE_LIMIT, PLAIN_LINE_LIMIT, DecodedLines
+from safehold.banks.bulk_load import ROWS_PER_TRANSACTION, load_rows
+from safehold.banks.formats import API_OPTIONS, FORMATS, OptionNames, Row, open_bank_file
 from safehold.banks.models import Category, NewEntry
+from safehold.banks.validation import EntryValidator, validate_category, validate_text
 from safehold.banks.vpdq_sampling import VpdqResampler
-from safehold.errors import FormatError, InvalidInputError
+from safehold.errors import FormatError, InvalidInputError, SafeholdError
+from safehold.storage.tables import SOURCE_LENGTH
 
 if TYPE_CHECKING:
     from safehold.banks.service import BankService
 
 #: Bad rows listed in a report (all are counted).
 MAX_ROW_ERRORS = 100
-#: Lines read ahead to tell a CSV file (header row) from a plain list.
-SNIFF_LINES = 64
+
+ImportItem = NewEntry | Row | FormatError
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +46,37 @@ class RowError:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Where an import stands, handed to a progress callback after each committed batch.
+
+    Attributes:
+        rows: good rows written so far (stored or found to be duplicates).
+        added: entries stored so far.
+        bytes_read: bytes of the input read so far, a batch or two ahead of ``rows`` (None
+            for :func:`import_items`).
+        seconds: time since the import started.
+    """
+
+    rows: int
+    added: int
+    bytes_read: int | None
+    seconds: float
+
+
 @dataclass(slots=True)
 class ImportReport:
     """What an import did.
 
     Attributes:
         added: entries stored.
-        duplicates: good rows already in the bank (or repeated in the file), skipped.
-        errors: the first :data:`MAX_ROW_ERRORS` bad rows, in file order.
+        duplicates: good rows already in the bank (or repeated in the input), skipped.
+        errors: the first :data:`MAX_ROW_ERRORS` bad rows, in input order.
         error_count: all bad rows.
         resampled: how vPDQ entries were thinned to the scanner's sampling, or None.
+        fmt: the format read (for files), e.g. ``"vics"``.
+        notes: other things worth telling (PhotoDNA values skipped, the VICS scheme used).
+        seconds: how long it took.
     """
 
     added: int = 0
@@ -61,31 +84,107 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
     resampled: str | None = None
+    fmt: str | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 class _Tally:
-    """Passes good entries through; counts them and keeps the first bad rows."""
+    """Passes good rows through as tuples; counts them and keeps the first bad rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str, resampler: VpdqResampler | None) -> None:
         self.valid = 0
         self.bad = 0
         self.errors: list[RowError] = []
+        self.source = source
+        self.resampler = resampler
+        self.validator = EntryValidator()
 
-    def entries(self, items: Iterable[ReadItem]) -> Iterator[NewEntry]:
+    def rows(self, items: Iterable[ImportItem]) -> Iterator[Row]:
         for item in items:
-            if isinstance(item, FormatError):
-                self.bad += 1
-                if len(self.errors) < MAX_ROW_ERRORS:
-                    self.errors.append(_row_error(item))
+            if isinstance(item, tuple):
+                row = item
+            elif isinstance(item, FormatError):
+                self._bad(item)
+                continue
             else:
-                self.valid += 1
-                yield item
+                try:
+                    entry = self.validator.validate(item)
+                except SafeholdError as exc:
+                    self._bad(FormatError(exc.message))
+                    continue
+                row = (entry.signal_type, entry.value, entry.quality, entry.category,
+                       entry.source or self.source, entry.note)  # fmt: skip
+            if self.resampler is not None and row[0] == "vpdq":
+                e = self.resampler.entry(NewEntry(*row))
+                row = (e.signal_type, e.value, e.quality, e.category, e.source, e.note)
+            self.valid += 1
+            yield row
+
+    def _bad(self, error: FormatError) -> None:
+        self.bad += 1
+        if len(self.errors) < MAX_ROW_ERRORS:
+            self.errors.append(row_error(error))
 
 
-def _row_error(error: FormatError) -> RowError:
+def row_error(error: FormatError) -> RowError:
+    """The :class:`RowError` of a reader's :class:`FormatError` (message without ``line N:``)."""
     prefix = f"line {error.line}: "
     message = error.message.removeprefix(prefix) if error.line is not None else error.message
     return RowError(error.line, message)
+
+
+def import_items(
+    service: BankService,
+    bank_name: str,
+    items: Iterable[ImportItem],
+    *,
+    source: str = "",
+    vpdq_seconds_per_frame: float | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
+    batch_rows: int = ROWS_PER_TRANSACTION,
+    _bytes_read: Callable[[], int] | None = None,
+) -> ImportReport:
+    """Import rows into bank ``bank_name``: the API exchanges use after a fetch.
+
+    Args:
+        items: ``NewEntry`` objects (validated here), :data:`~safehold.banks.formats.Row`
+            tuples from the ``banks.formats`` readers (already validated), or ``FormatError``
+            items (bad rows, counted and reported). Consumed once, lazily, on a reader thread.
+        source: provenance: the source of entries whose own ``source`` is empty (e.g. the
+            exchange's name).
+        vpdq_seconds_per_frame: thin vPDQ entries to this sampling interval (the scanner's);
+            None keeps them as given.
+        progress: called after each committed batch with an :class:`ImportProgress`.
+        batch_rows: rows per transaction (an interrupted import keeps the batches before).
+
+    Raises:
+        NotFoundError: no such bank (checked before anything is read).
+        InvalidInputError: ``source`` too long or holding a NUL character.
+        StorageError: the database failed (batches before the failure stay committed).
+    """
+    validate_text("source", source, SOURCE_LENGTH)
+    started = time.monotonic()
+    service.get_bank(bank_name)
+    resampler = VpdqResampler(vpdq_seconds_per_frame) if vpdq_seconds_per_frame else None
+    tally = _Tally(source, resampler)
+
+    def on_batch(written: int, added: int) -> None:
+        if progress is not None:
+            done = _bytes_read() if _bytes_read is not None else None
+            progress(ImportProgress(written, added, done, time.monotonic() - started))
+
+    added = load_rows(
+        service.engine, bank_name, tally.rows(items), batch_rows=batch_rows, on_batch=on_batch
+    )
+    return ImportReport(
+        added=added,
+        duplicates=tally.valid - added,
+        errors=tally.errors,
+        error_count=tally.bad,
+        resampled=resampler.describe() if resampler is not None else None,
+        seconds=time.monotonic() - started,
+    )
 
 
 def import_bank_file(
@@ -97,53 +196,60 @@ def import_bank_file(
     signal_type: str | None = None,
     category: Category | None = None,
     source: str = "",
+    category_scheme: str | None = None,
     vpdq_seconds_per_frame: float | None = None,
     name: str = "the upload",
     options: OptionNames = API_OPTIONS,
+    progress: Callable[[ImportProgress], None] | None = None,
+    batch_rows: int = ROWS_PER_TRANSACTION,
 ) -> ImportReport:
     """Import the bank file in ``binary`` into bank ``bank_name``.
 
     Args:
-        fmt: ``"csv"`` or ``"plain"``; None sniffs it (a CSV header row naming a hash column
-            in the first lines means CSV, as ``safehold bank import`` does).
+        fmt: one of :data:`~safehold.banks.formats.FORMATS` (``csv``, ``plain``, ``iwf``,
+            ``vics``); None detects it (``banks.formats.reading``).
         signal_type, category, source: for rows that do not carry their own (rows without
             a category then get the bank's).
+        category_scheme: the scheme of bare category codes (VICS: instead of the one the
+            file's variant names; IWF-style: instead of ``iwf``).
         vpdq_seconds_per_frame: thin vPDQ entries to this sampling interval (the scanner's,
             ``Settings.vpdq_seconds_per_frame``); None keeps them as given.
         name: what messages call the stream.
         options: how messages name the caller's options (the API's query parameters).
+        progress: called after each committed batch (``bytes_read`` counts the input).
 
     Raises:
         NotFoundError: no such bank (checked before anything is read).
-        InvalidInputError: unknown format, a UTF-16/UTF-32 stream, vPDQ in a plain list.
+        InvalidInputError: unknown format, a UTF-16/UTF-32 stream, vPDQ in a plain list, a
+            bad ``category_scheme``.
         InvalidSignalError: unknown ``signal_type``.
         StorageError: the database failed (batches before the failure stay committed).
     """
     if fmt is not None and fmt not in FORMATS:
-        raise InvalidInputError(f"unknown bank file format; use {' or '.join(FORMATS)}")
-    bank = service.get_bank(bank_name)
-    limit = CSV_LINE_LIMIT if fmt == "csv" else PLAIN_LINE_LIMIT
-    lines = DecodedLines(binary, name=name, max_line_bytes=limit)
-    if fmt is None:
-        fmt = sniff_format(lines.head(SNIFF_LINES))
-        if fmt == "csv":
-            lines.max_line_bytes = CSV_LINE_LIMIT
-    resampler = VpdqResampler(vpdq_seconds_per_frame) if vpdq_seconds_per_frame else None
-    items = read_bank_file(
-        lines,
-        fmt,
-        signal_type=signal_type,
-        category=category,
-        source=source,
-        resampler=resampler,
-        options=options,
-    )
-    tally = _Tally()
-    added = service.add_entries(bank.name, tally.entries(items), validated=True)
-    return ImportReport(
-        added=added,
-        duplicates=tally.valid - added,
-        errors=tally.errors,
-        error_count=tally.bad,
-        resampled=resampler.describe() if resampler is not None else None,
-    )
+        raise InvalidInputError(f"unknown bank file format; use {', '.join(FORMATS)}")
+    if category_scheme is not None:
+        category_scheme = category_scheme.strip().lower() or None
+    if category_scheme is not None:
+        if ":" in category_scheme:
+            raise InvalidInputError("a category scheme cannot contain ':' (e.g. vics-dhs)")
+        validate_category(Category(category_scheme, "x"))
+    service.get_bank(bank_name)
+    opened = open_bank_file(
+        binary, fmt=fmt, name=name, signal_type=signal_type, category=category, source=source,
+        category_scheme=category_scheme, options=options,
+    )  # fmt: skip
+    report = import_items(
+        service, bank_name, opened.rows, source=source,
+        vpdq_seconds_per_frame=vpdq_seconds_per_frame, progress=progress,
+        batch_rows=batch_rows, _bytes_read=lambda: opened.stream.count,
+    )  # fmt: skip
+    report.fmt = opened.fmt
+    if opened.vics is not None:
+        report.notes.append(f"VICS categories kept in the scheme {opened.vics.scheme}")
+        if opened.vics.skipped_photodna:
+            n = opened.vics.skipped_photodna
+            report.notes.append(
+                f"{n:,} PhotoDNA value{'' if n == 1 else 's'} skipped "
+                "(Safehold does not compute PhotoDNA)"
+            )
+    return report

@@ -34,6 +34,8 @@ _SNIFF_BYTES = 4096
 _CHUNK = 1024 * 1024
 #: Two or more empty lines: read as one item (see :class:`DecodedLines`).
 _EMPTY_RUN = re.compile(rb"\n\n+")
+#: The items of a block of whole lines: a run of empty lines, or one line with its newline.
+_ITEMS = re.compile(r"\n\n+|[^\n]*\n")
 
 
 def not_utf8_message(name: str, encoding: str) -> str:
@@ -96,6 +98,9 @@ class DecodedLines:
         self._buf = bytearray()
         self._pos = 0
         self._eof = False
+        self._items: list[str] = []  # decoded items of the current block
+        self._next_item = 0
+        self._slow_until = 0  # lines up to this one are read one by one (a bad block)
         self.name = name
         self.head(1)  # a UTF-16 file is refused here, before any row is read
 
@@ -158,8 +163,47 @@ class DecodedLines:
         self._line += count
         return "\n" * count
 
+    def _decode_block(self) -> bool:
+        """Decode the whole lines in the buffer into items; False when there is none, or when
+        a line in it is longer than ``max_line_bytes`` (the line-by-line path handles those
+        lines, up to the end of that block)."""
+        if self._line < self._slow_until:
+            return False
+        end = self._buf.rfind(b"\n", self._pos)
+        if end < 0 and self._fill():
+            end = self._buf.rfind(b"\n", self._pos)
+        if end < 0:
+            return False
+        block = bytes(self._buf[self._pos : end + 1])
+        try:
+            items = _ITEMS.findall(block.decode("utf-8"))
+        except UnicodeDecodeError:
+            items = []
+        if not items or self._too_long(items, len(block)):
+            self._slow_until = self._line + block.count(b"\n")
+            return False
+        self._pos = end + 1
+        self._items = items
+        self._next_item = 0
+        return True
+
+    def _too_long(self, items: list[str], block_bytes: int) -> bool:
+        """Whether a line among ``items`` (not a run of empty lines) is over the bound."""
+        limit = self.max_line_bytes
+        if block_bytes <= limit:
+            return False
+        return any(
+            len(item) * 4 > limit and item[0] != "\n" and len(item.encode()) > limit
+            for item in items
+        )
+
     def _next_text(self) -> tuple[int, str] | None:
         """The next item and its last physical line number, or None at the end."""
+        if self._next_item < len(self._items) or (self._line > 0 and self._decode_block()):
+            item = self._items[self._next_item]
+            self._next_item += 1
+            self._line += len(item) if item[0] == "\n" else 1
+            return self._line, item
         if self._line > 0:
             run = self._empty_run()
             if run is not None:

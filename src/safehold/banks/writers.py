@@ -1,4 +1,4 @@
-"""Writing bank files (``safehold bank export``): CSV and plain lists, and what plain can hold.
+"""Writing bank files (``safehold bank export``): CSV, plain lists and VICS JSON.
 
 The formats themselves are described in :mod:`safehold.banks.formats` (which re-exports these
 writers). Kept apart so reading and writing each stay a readable size.
@@ -7,7 +7,10 @@ writers). Kept apart so reading and writing each stay a readable size.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import groupby
 from typing import TextIO
 
 from safehold.banks.models import BankEntry
@@ -68,3 +71,72 @@ def write_plain(
         out.write(f"{e.signal_type} {e.value}\n" if include_signal_type else f"{e.value}\n")
         count += 1
     return count
+
+
+#: VICS Media fields of the signal types a VICS file can hold.
+VICS_FIELDS = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}
+#: The OData context of a VICS 2.0 Media file; ``{variant}`` is e.g. ``US``.
+VICS_CONTEXT = (
+    "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{variant}/$metadata#Media"
+)
+
+
+@dataclass(slots=True)
+class VicsExport:
+    """What :func:`write_vics` wrote and left out.
+
+    Attributes:
+        media: Media objects written.
+        entries: entries written (a media item holds up to one MD5, SHA1 and SHA256).
+        skipped_types: entries left out per signal type (VICS has no field for it).
+        other_categories: entries written without ``Category``: their category is in another
+            scheme than the file's.
+    """
+
+    media: int = 0
+    entries: int = 0
+    skipped_types: dict[str, int] = field(default_factory=dict)
+    other_categories: int = 0
+
+
+def _media_key(entry: BankEntry) -> object:
+    """Entries imported from one VICS media item (adjacent, note ``MediaID N``) group together."""
+    return (entry.note, entry.category) if entry.note.startswith("MediaID ") else entry.id
+
+
+def write_vics(
+    entries: Iterable[BankEntry], out: TextIO, *, scheme: str = "vics-us", variant: str = "US"
+) -> VicsExport:
+    """Write entries as a VICS 2.0 Media file (``{"@odata.context": ..., "value": [...]}``).
+
+    Each md5, sha1 or sha256 entry becomes a Media object (``MediaID`` counts from 1); entries
+    read from one VICS media item (adjacent, with the note ``MediaID N`` the VICS reader
+    gives them) are written back as one object. ``Category`` is the entry's code when its
+    category is in ``scheme`` (a number when the code is digits), else null. Other signal
+    types are counted and left out. Streams: memory does not grow with the bank.
+    """
+    report = VicsExport()
+    context = VICS_CONTEXT.format(variant=variant)
+    out.write('{"@odata.context":' + json.dumps(context) + ',"value":[')
+    for _, group in groupby(_vics_entries(entries, report), key=_media_key):
+        media: dict[str, object] = {"MediaID": report.media + 1, "Category": None}
+        for e in group:
+            if e.category is not None and e.category.scheme == scheme:
+                code = e.category.code
+                media["Category"] = int(code) if code.isascii() and code.isdigit() else code
+            elif e.category is not None:
+                report.other_categories += 1
+            media[VICS_FIELDS[e.signal_type]] = e.value.upper()
+            report.entries += 1
+        out.write(("," if report.media else "") + "\n" + json.dumps(media))
+        report.media += 1
+    out.write("\n]}\n")
+    return report
+
+
+def _vics_entries(entries: Iterable[BankEntry], report: VicsExport) -> Iterator[BankEntry]:
+    for e in entries:
+        if e.signal_type in VICS_FIELDS:
+            yield e
+        else:
+            report.skipped_types[e.signal_type] = report.skipped_types.get(e.signal_type, 0) + 1

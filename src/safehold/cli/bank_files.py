@@ -12,6 +12,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -22,7 +23,7 @@ from safehold.banks.models import NewEntry
 from safehold.errors import FormatError
 from safehold.output_files import PrivateOutput
 
-__all__ = ["ImportTally", "PrivateOutput", "open_input", "progress_bar"]
+__all__ = ["ImportTally", "PrivateOutput", "open_binary", "open_input", "progress_bar"]
 
 MAX_ERRORS_KEPT = 20
 PROGRESS_EVERY = 4096  # rows between progress updates
@@ -99,3 +100,23 @@ def open_input(path: str, *, name: str, max_line_bytes: int) -> tuple[DecodedLin
         binary.close()
         raise
     return lines, st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def open_binary(path: str) -> tuple[BinaryIO, int | None]:
+    """Open ``path`` (``-`` = stdin) for reading bytes; return it and its size.
+
+    The size is None for stdin or another stream that is not a regular file. The caller
+    closes a file it opened (not stdin).
+
+    Raises:
+        OSError: the file cannot be opened.
+    """
+    if path == "-":
+        return sys.stdin.buffer, None
+    binary = open(path, "rb")  # noqa: SIM115 (closed by the caller)
+    try:
+        st = os.fstat(binary.fileno())
+    except BaseException:
+        binary.close()
+        raise
+    return binary, st.st_size if stat.S_ISREG(st.st_mode) else None

@@ -1,0 +1,150 @@
+"""Loading millions of validated rows into one bank: large transactions, reading in parallel.
+
+The importer (``banks.importing``) hands this module an iterator of rows; here they become
+entry parameters (value digests included) on a reader thread while the calling thread writes
+the previous batch: SQLite and psycopg release the GIL while the database works, so parsing
+and inserting overlap on two cores. The queue between them holds at most
+:data:`QUEUE_BATCHES` batches, so memory stays bounded whatever the file's size.
+
+Each batch is one transaction with one ``entries_added`` change (``banks.bulk_insert``).
+Batches are large (:data:`ROWS_PER_TRANSACTION`): on SQLite in WAL mode every commit writes
+each index page it touched, and random value digests touch a page per row, so 10,000-row
+commits spent most of their time rewriting the same index pages (measured: 2M rows at 38,000
+rows/s with 10,000-row commits, 85,000 rows/s with 500,000-row commits).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+from sqlalchemy import Engine, select
+
+from safehold.banks.bulk_insert import EntryParams, entry_params, insert_params
+from safehold.banks.formats.fields import Row
+from safehold.banks.models import Category
+from safehold.banks.rows import bank_name_is, category_of, db_errors, lock_change_log
+from safehold.banks.validation import quote_name
+from safehold.errors import NotFoundError
+from safehold.storage.tables import banks
+
+#: Rows per transaction (and per batch handed from the reader thread).
+ROWS_PER_TRANSACTION = 100_000
+#: Batches read ahead of the database (bounds memory: about 40 MB per 100,000 rows).
+QUEUE_BATCHES = 2
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def read_ahead(items: Iterator[T], depth: int = QUEUE_BATCHES) -> Iterator[T]:
+    """Iterate ``items`` on a background thread, at most ``depth`` items ahead.
+
+    An exception raised by ``items`` is raised here, in the caller's thread, in order. When
+    the caller stops early (or fails), the reader thread is told to stop and ends after its
+    current item; it is never waited for (it may be blocked reading a pipe), and being a
+    daemon thread it never keeps the process alive.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the caller's thread
+            put(exc)
+
+    threading.Thread(target=run, name="safehold-import-reader", daemon=True).start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
+def batches(
+    rows: Iterable[Row], default: Category | None, size: int = ROWS_PER_TRANSACTION
+) -> Iterator[list[EntryParams]]:
+    """Entry parameters of ``rows`` in batches of ``size``, in input order.
+
+    Not sorted by the unique key: entry ids follow the input, and on SQLite the table itself
+    is a B-tree on the id, so rows in id order append to it (sorting by digest made 200,000
+    rows 5x slower by scattering the table's pages).
+    """
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield entry_params(chunk, default)
+            chunk = []
+    if chunk:
+        yield entry_params(chunk, default)
+
+
+def bank_target(engine: Engine, bank_name: str) -> tuple[int, str, Category | None]:
+    """``(id, name as created, category)`` of the bank called ``bank_name``.
+
+    Raises:
+        NotFoundError: no such bank.
+    """
+    with db_errors(), engine.connect() as c:
+        row = c.execute(
+            select(banks.c.id, banks.c.name, banks.c.category_scheme, banks.c.category_code).where(
+                bank_name_is(bank_name)
+            )
+        ).first()
+    if row is None:
+        raise NotFoundError(f"no bank named {quote_name(bank_name)}")
+    return int(row.id), str(row.name), category_of(row.category_scheme, row.category_code)
+
+
+def load_rows(
+    engine: Engine,
+    bank_name: str,
+    rows: Iterable[Row],
+    *,
+    batch_rows: int = ROWS_PER_TRANSACTION,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> int:
+    """Add validated rows to bank ``bank_name``, one transaction per ``batch_rows`` rows;
+    return how many were added (duplicates of stored entries, or within the input, are skipped).
+
+    ``rows`` is consumed on a reader thread (keep it free of thread-bound state).
+    ``on_batch(rows_written, added)`` is called on this thread after each commit.
+
+    Raises:
+        NotFoundError: no such bank, or it was deleted during the load (batches committed
+            before stay committed, and are deleted with the bank).
+        StorageError: the database failed (earlier batches stay committed).
+    """
+    bank_id, name, default = bank_target(engine, bank_name)
+    added = written = 0
+    for params in read_ahead(batches(rows, default, batch_rows)):
+        with db_errors(), engine.begin() as c:
+            lock_change_log(c)
+            if c.execute(select(banks.c.id).where(banks.c.id == bank_id)).first() is None:
+                raise NotFoundError(f"no bank named {quote_name(name)} (deleted meanwhile)")
+            added += insert_params(c, bank_id, params)
+        written += len(params)
+        if on_batch is not None:
+            on_batch(written, added)
+    return added
