@@ -8,7 +8,8 @@ value digest per query through the ``(signal_type, value_digest, bank_id)`` inde
   category), a few rows;
 * :func:`entry_meta`: per-hit metadata of index hits (``IN (...)`` by primary key); a deleted
   entry is simply absent, so a hit on it is dropped;
-* :func:`exact_entries`: the md5/sha256 look-up by digest;
+* :func:`exact_entries`: the md5/sha256 look-up by digest; :func:`exact_entries_any` the
+  same for several values at once (the expressions of a checked URL);
 * :func:`memory_entries`: every enabled entry of a small signal type (vPDQ) with its value;
 * :func:`head_sequence`, :func:`tombstones_since`, :func:`types_touched`: what
   :meth:`LiveMatcher.refresh` asks to follow the change log (beside the PDQ change feed).
@@ -131,6 +132,23 @@ def exact_entries(engine: Engine, signal_type: str, value: str) -> list[EntryMet
     )
     with db_errors(), engine.connect() as c:
         return [_meta(r) for r in c.execute(query) if r.value == value]
+
+
+def exact_entries_any(
+    engine: Engine, signal_type: str, values: Sequence[str]
+) -> list[tuple[str, EntryMeta]]:
+    """``(value, entry)`` for the entries of ``signal_type`` holding any of the canonical
+    ``values`` (any bank, enabled or not): one query over the ``(signal_type, value_digest)``
+    index, e.g. the at most 30 expressions of a checked URL."""
+    if not values:
+        return []
+    e = bank_entries.c
+    wanted = set(values)
+    query = select(*_META_COLUMNS, e.value).where(
+        e.signal_type == signal_type, e.value_digest.in_([value_digest(v) for v in wanted])
+    )
+    with db_errors(), engine.connect() as c:
+        return [(r.value, _meta(r)) for r in c.execute(query) if r.value in wanted]
 
 
 def memory_entries(

@@ -164,16 +164,19 @@ def index_options(signal_type: str, settings: Settings) -> dict[str, Any]:
 
 def build_sources(engine: Engine, pdq: PdqSource, settings: Settings) -> dict[str, Source]:
     """A source for every built-in signal type (as the scan matches by default; plug-in types
-    are not served): ``pdq`` as given, byte-exact types in the database, vPDQ in memory.
+    are not served): ``pdq`` as given, byte-exact types in the database, vPDQ in memory,
+    ``url`` by its expressions in the database (:mod:`safehold.matching.url_source`).
 
     Raises:
         StorageError: the database fails.
     """
-    sources: dict[str, Source] = {"pdq": pdq}
+    from safehold.matching.url_source import UrlSource  # it builds on this module
+
+    sources: dict[str, Source] = {"pdq": pdq, "url": UrlSource(engine)}
     for name in builtin_signal_types():
         kind = SIGNAL_TYPES.get(name)
         if issubclass(kind, CryptographicSignalType):
             sources[name] = ExactSource(engine, name)
-        elif name != "pdq":
+        elif name not in sources:
             sources[name] = MemorySource.build(engine, name, settings)
     return sources

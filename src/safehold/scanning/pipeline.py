@@ -42,11 +42,14 @@ _WINDOW_PER_WORKER = 32
 
 
 def builtin_signal_types() -> tuple[str, ...]:
-    """Names of the signal types that ship with Safehold (registered by ``safehold.signals``)."""
+    """Names of the signal types that ship with Safehold (registered by ``safehold.signals``)
+    and hash content (``url``, which hashes no file, is left out: scans never compute it)."""
     import safehold.signals  # noqa: F401  (registers the built-ins)
 
     return tuple(
-        name for name, cls in SIGNAL_TYPES.items() if cls.__module__.startswith("safehold.")
+        name
+        for name, cls in SIGNAL_TYPES.items()
+        if cls.__module__.startswith("safehold.") and cls.content_types
     )
 
 
