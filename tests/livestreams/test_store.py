@@ -1,0 +1,71 @@
+"""Streams in the database: one owner at a time through the lease, take-over after it runs
+out, stop requests reaching the owner, totals for /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine
+
+from safehold.livestreams.models import StreamConfig, StreamCounters, StreamState
+from safehold.livestreams.store import StreamStore
+from safehold.settings import Settings
+
+
+def test_one_owner_at_a_time_and_take_over_after_the_lease(
+    clean_streams: Engine, db_settings: Settings
+) -> None:
+    store = StreamStore(clean_streams)
+    config = StreamConfig.from_settings(db_settings)
+    ids = [store.register(f"http://93.184.216.34/{i}.m3u8", config).id for i in range(3)]
+
+    first = store.claim("monitor-a", 3.0, 2)
+    second = store.claim("monitor-b", 30.0, 5)
+
+    assert [r.id for r in first] == ids[:2]
+    assert [r.id for r in second] == ids[2:]  # a's two are held
+    assert store.claim("monitor-b", 30.0, 5) == []
+    time.sleep(3.1)  # a never renews: its leases run out
+    taken = store.claim("monitor-b", 30.0, 5)
+    assert [r.id for r in taken] == ids[:2]
+    assert all(r.claimed_by == "monitor-b" for r in taken)
+    # a's late report finds the stream gone: it must stop
+    counters = StreamCounters(frames_sampled=5)
+    report = store.report(
+        ids[0], "monitor-a", 0.5, state=StreamState.LIVE, counters=counters, last_error=None
+    )
+    assert report is False
+
+
+def test_stop_requests_reach_the_owner_and_final_states_are_kept(
+    clean_streams: Engine, db_settings: Settings
+) -> None:
+    store = StreamStore(clean_streams)
+    config = StreamConfig.from_settings(db_settings)
+    held = store.register("http://93.184.216.34/a.m3u8", config, name="held")
+    free = store.register("http://93.184.216.34/b.m3u8", config, name="free")
+    store.claim("m", 30.0, 1, only=frozenset({held.id}))
+    live = StreamCounters(frames_sampled=7, alerts=1, decode_errors=2, reconnects=3)
+    live.stream_seconds = 12.5
+    assert store.report(held.id, "m", 30.0, state=StreamState.LIVE, counters=live, last_error=None)
+
+    assert store.request_stop(free.id).status == "stopped"  # nobody held it
+    assert store.request_stop(held.id).status == "live"  # its owner stops it
+    assert not store.report(
+        held.id, "m", 30.0, state=StreamState.LIVE, counters=live, last_error=None
+    )
+    store.report(
+        held.id, "m", 30.0, state=StreamState.STOPPED, counters=live, last_error=None, release=True
+    )
+
+    counts, totals = store.summary()
+    assert counts["stopped"] == 2
+    assert counts["live"] == 0
+    assert totals == {
+        "frames_sampled": 7.0,
+        "alerts": 1.0,
+        "decode_errors": 2.0,
+        "reconnects": 3.0,
+        "stream_seconds": 12.5,
+    }
+    assert store.claim("m", 30.0, 5) == []  # stopped streams are never claimed again
