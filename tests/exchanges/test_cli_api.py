@@ -1,0 +1,123 @@
+"""``safehold exchange`` commands, the admin-only exchange routes and the exchange metrics,
+with a list exchange fetched from loopback (credentials never printed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.exchanges.conftest import Recorded
+from typer.testing import CliRunner
+
+from safehold.api.app import create_app
+from safehold.banks.service import BankService
+from safehold.cli.main import app
+from safehold.settings import Settings, get_settings
+
+runner = CliRunner()
+SECRET = "sekret-password-value"
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, exchange_key: str, bank_service: BankService) -> None:
+    monkeypatch.setenv("SAFEHOLD_EXCHANGE_KEY", exchange_key)
+    monkeypatch.setenv("SAFEHOLD_FETCH_ALLOW_NETWORKS", '["127.0.0.0/8"]')
+    get_settings.cache_clear()
+    bank_service.create_bank("lists")
+
+
+def test_exchange_commands(
+    cli_env: None,
+    tmp_path: Path,
+    recorded: Recorded,
+    bank_service: BankService,
+    benign_hashes: list[dict[str, str]],
+) -> None:
+    recorded.script("/l.txt", (200, "\n".join(r["md5"] for r in benign_hashes[:3]).encode()))
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps({"username": "u", "password": SECRET}))
+    url = f"url={recorded.url}/l.txt"
+    added = runner.invoke(
+        app, ["exchange", "add", "web", "list", "lists", "-s", url, "-s", "signal_type=md5"]
+    )
+    assert added.exit_code == 0, added.output
+    nc = runner.invoke(
+        app,
+        ["exchange", "add", "nc", "ncmec", "lists", "--credentials-file", str(creds), "--disabled"],
+    )
+    assert nc.exit_code == 0, nc.output
+
+    fetched = runner.invoke(app, ["exchange", "fetch", "web", "--json"])
+    assert fetched.exit_code == 0, fetched.output
+    report = json.loads(fetched.stdout)
+    assert (report["added"], report["records"], report["caught_up"]) == (3, 3, True)
+    assert len(list(bank_service.iter_entries("lists"))) == 3
+
+    listed = runner.invoke(app, ["exchange", "list", "--json"])
+    rows = {r["name"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    assert (rows["web"]["records"], rows["web"]["enabled"], rows["web"]["failures"]) == (3, True, 0)
+    assert (rows["nc"]["has_credentials"], rows["nc"]["enabled"]) == (True, False)
+    assert rows["web"]["last_success_at"] is not None
+    for command in (["exchange", "list"], ["exchange", "status", "nc", "--json"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output
+
+    assert runner.invoke(app, ["exchange", "enable", "nc"]).exit_code == 0
+    assert runner.invoke(app, ["exchange", "disable", "web"]).exit_code == 0
+    status = json.loads(runner.invoke(app, ["exchange", "status", "web", "--json"]).stdout)
+    assert status["enabled"] is False
+    rekey = runner.invoke(app, ["exchange", "rekey"])
+    assert "re-encrypted the credentials of 1 exchange" in rekey.stderr
+    assert len(runner.invoke(app, ["exchange", "new-key"]).stdout.strip()) == 44
+
+    removed = runner.invoke(app, ["exchange", "remove", "web"])
+    assert removed.exit_code == 0, removed.output
+    assert len(list(bank_service.iter_entries("lists"))) == 3  # the bank keeps its entries
+    missing = runner.invoke(app, ["exchange", "fetch", "web"])
+    assert missing.exit_code == 2
+    assert "no exchange named 'web'" in missing.stderr
+    bad = runner.invoke(app, ["exchange", "add", "x", "nosuch", "lists"])
+    assert bad.exit_code == 2
+    assert "unknown exchange kind 'nosuch'" in bad.stderr
+
+
+def test_routes_and_metrics(
+    exchange_settings: Settings,
+    recorded: Recorded,
+    benign_hashes: list[dict[str, str]],
+) -> None:
+    recorded.script("/l.txt", (200, "\n".join(r["md5"] for r in benign_hashes[:2]).encode()))
+    settings = exchange_settings.model_copy(
+        update={"exchange_poll_seconds": 0.05, "index_poll_seconds": 0.05}
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        state = client.app.state.safehold  # type: ignore[attr-defined]
+        state.banks.create_bank("lists")
+        state.exchanges.add_exchange(
+            "web", "list", "lists", settings={"url": f"{recorded.url}/l.txt", "signal_type": "md5"}
+        )
+        admin = {"Authorization": f"Bearer {state.keys.create_key('a', ['admin']).secret}"}
+        curator = {"Authorization": f"Bearer {state.keys.create_key('c', ['curator']).secret}"}
+        for _ in range(200):  # the service's background fetcher picks the new exchange up
+            body = client.get("/v1/exchanges/web", headers=admin).json()
+            if body["last_success_at"]:
+                break
+            time.sleep(0.05)
+        assert (body["records"], body["failures"], body["kind"]) == (2, 0, "list")
+        assert body["lag_seconds"] is not None
+        assert body["lag_seconds"] >= 0
+        listed = client.get("/v1/exchanges", headers=admin)
+        assert [e["name"] for e in listed.json()] == ["web"]
+        assert client.get("/v1/exchanges", headers=curator).status_code == 403
+        missing = client.get("/v1/exchanges/nope", headers=admin)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["type"] == "not_found"
+        metrics = client.get("/metrics", headers=admin).text
+        assert 'safehold_exchange_records{exchange="web"} 2.0' in metrics
+        assert 'safehold_exchange_consecutive_failures{exchange="web"} 0.0' in metrics
+        assert 'safehold_exchange_entries_added_total{exchange="web"} 2.0' in metrics
+        assert 'safehold_exchange_lag_seconds{exchange="web"}' in metrics
