@@ -5,7 +5,7 @@ stable ``code`` (used in JSON output and API error bodies) and the HTTP status t
 to, so callers can branch on type, not on message text::
 
     SafeholdError                  code=error          500
-    ├── ConfigurationError         code=configuration  500
+    ├── ConfigurationError         code=configuration  503
     ├── AuthenticationError        code=unauthenticated 401  missing, unknown or revoked API key
     ├── PermissionDeniedError      code=forbidden      403   the key's scopes do not allow the route
     ├── RateLimitedError           code=rate_limited   429   carries ``retry_after`` (seconds)
@@ -47,9 +47,14 @@ class SafeholdError(Exception):
 
 
 class ConfigurationError(SafeholdError):
-    """A setting is missing, malformed or unsafe."""
+    """A setting is missing, malformed or unsafe.
+
+    In the HTTP service this is the server's fault, not the caller's, and the caller cannot fix
+    it: 503 with the reason (for example a federation key file that does not parse).
+    """
 
     code = "configuration"
+    http_status = 503
 
 
 class NotFoundError(SafeholdError):

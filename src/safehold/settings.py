@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +65,31 @@ class Settings(BaseSettings):
     grooming_retention_days: float = Field(30.0, ge=0)
     grooming_embedding_onnx: bool = True
     grooming_embedding_layers: int = Field(6, ge=1, le=6)
+    # -- live-stream monitoring (``safehold stream``, ``/v1/streams``) -------------------------
+    stream_sample_seconds: float = Field(1.0, ge=0.05, le=60)
+    stream_scene_threshold: float = Field(30.0, ge=0, le=255)
+    stream_alert_frames: int = Field(2, ge=1, le=100)
+    stream_alert_window: int = Field(4, ge=1, le=100)
+    stream_decode: str = Field("auto", pattern="^(auto|all|nonref|nonkey)$")
+    stream_open_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    stream_read_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    stream_backoff_seconds: float = Field(1.0, gt=0, le=600)
+    stream_max_retries: int = Field(20, ge=0, le=100_000)
+    stream_lease_seconds: float = Field(30.0, ge=1, le=3600)
+    stream_max_per_process: int = Field(50, ge=1, le=10_000)
+    stream_monitor_in_service: bool = True
+    # -- exchanges (``safehold exchange``): credential key, schedule, limits --------------------
+    exchange_key: SecretStr | None = None
+    exchange_key_file: Path | None = None
+    exchange_fetcher: bool = True
+    exchange_poll_seconds: float = Field(30.0, gt=0, le=3600)
+    exchange_lease_seconds: float = Field(300.0, ge=3, le=86_400)
+    exchange_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    exchange_max_response_bytes: int = Field(200 * 1024**2, gt=0)
+    # -- federation (docs/exchanges.md#federation): this server's signed change feed ----------
+    federation_key: SecretStr | None = None
+    federation_key_file: Path | None = None
+    federation_publisher: str = Field("safehold", min_length=1, max_length=100)
 
     def resolved_database_url(self) -> str:
         """Return ``database_url`` or the default SQLite file ``<data_dir>/safehold.db``."""

@@ -128,6 +128,8 @@ SCOPE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/match/batch"): _MATCH_CALLER,
     ("POST", "/v1/hash-and-match"): _MATCH_CALLER,
     ("GET", "/v1/index/status"): _READER,
+    # URL lists (routes/urls.py): clients get match and action only
+    ("POST", "/v1/urls/check"): _MATCH_CALLER,
     # banks and entries (routes/banks.py, routes/entries.py)
     ("GET", "/v1/banks"): _CURATOR,
     ("POST", "/v1/banks"): _CURATOR,
@@ -155,6 +157,12 @@ SCOPE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/conversations/{conversation_id}/messages"): _MATCH_CALLER,
     ("GET", "/v1/conversations/{conversation_id}"): _MATCH_CALLER,
     ("DELETE", "/v1/conversations/{conversation_id}"): _MATCHER,
+    # live-stream monitoring (routes/streams.py)
+    ("POST", "/v1/streams"): _MATCHER,
+    ("GET", "/v1/streams"): _MATCHER,
+    ("GET", "/v1/streams/{stream_id}"): _MATCHER,
+    ("POST", "/v1/streams/{stream_id}/stop"): _MATCHER,
+    ("GET", "/v1/streams/{stream_id}/alerts"): _MATCHER,
     # HMA 2.x compatible routes (routes/hma.py, routes/hma_curation.py)
     ("GET", "/status"): _PUBLIC,
     ("GET", "/h/hash"): _MATCH_CALLER,
@@ -177,6 +185,11 @@ SCOPE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/c/signal_type"): _CURATOR,
     ("GET", "/c/signal_type/index"): _CURATOR,
     ("GET", "/c/content_type"): _CURATOR,
+    # exchanges (routes/exchanges.py): settings name sources and accounts
+    ("GET", "/v1/exchanges"): _ADMIN,
+    ("GET", "/v1/exchanges/{exchange_name}"): _ADMIN,
+    # federation feed (routes/federation.py): peers read the shared banks' changes
+    ("GET", "/v1/federation/feed"): frozenset({"admin", "peer"}),
 }
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from fastapi import UploadFile
 from fastapi.testclient import TestClient
 from starlette.types import Message, Scope
 
+from safehold.api.app import create_app
 from safehold.api.body_limit import BodyLimitMiddleware
 from safehold.api.deps import MatchCaller
 from safehold.api.state import ServiceState
+from safehold.settings import Settings
 
 KeyHeaders = Callable[..., dict[str, str]]
 
@@ -214,3 +217,22 @@ def test_nul_characters_are_refused_with_a_reason_on_every_backend(
     result = answer.json()
     assert (result["added"], result["error_count"]) == (1, 1)
     assert result["errors"][0]["line"] == 3
+
+
+def test_a_broken_server_setting_is_a_503_with_its_reason(
+    service_settings: Settings, tmp_path: Path
+) -> None:
+    """A setting the caller cannot fix (a federation key file that is not a key) answers 503
+    with the reason, never a bare 500, and never the key file's contents."""
+    key_file = tmp_path / "federation.pem"
+    key_file.write_text("not a key at all")
+    settings = service_settings.model_copy(update={"federation_key_file": key_file})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        state = client.app.state.safehold  # type: ignore[attr-defined]
+        peer = {"Authorization": f"Bearer {state.keys.create_key('p', ['peer']).secret}"}
+        response = client.get("/v1/federation/feed", headers=peer)
+    assert response.status_code == 503
+    error = _error(response)
+    assert error["type"] == "configuration"
+    assert "federation key" in error["message"]
+    assert "not a key at all" not in response.text

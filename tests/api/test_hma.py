@@ -12,6 +12,7 @@ values are compared within :data:`PDQ_TOLERANCE` bits.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -116,9 +117,11 @@ def test_hash_by_url_and_upload(
     by_url = api.get(f"/h/hash?url={media_server}/{ORIGINAL}", headers=headers)
     assert by_url.status_code == 200, by_url.text
     hashes = by_url.json()
-    assert set(hashes) == {"pdq", "md5", "sha256"}
+    assert set(hashes) == {"pdq", "md5", "sha1", "sha256"}
     assert hashes["md5"] == expected["md5"]
     assert hashes["sha256"] == expected["sha256"]
+    original = (shared_data / "reference" / ORIGINAL).read_bytes()
+    assert hashes["sha1"] == hashlib.sha1(original).hexdigest()  # the standard library's SHA-1
     assert hamming(hashes["pdq"], expected["pdq"]) <= PDQ_TOLERANCE
     only = api.get(f"/h/hash?url={media_server}/{ORIGINAL}&types=pdq", headers=headers)
     assert only.json() == {"pdq": hashes["pdq"]}
@@ -148,7 +151,7 @@ def test_near_duplicate_matches_bank_built_from_url(
     signals, ids = added["signals"], added["entry_ids"]
     assert isinstance(signals, dict)
     assert isinstance(ids, dict)
-    assert set(signals) == {"pdq", "md5", "sha256"}
+    assert set(signals) == {"pdq", "md5", "sha1", "sha256"}
     assert signals["md5"] == ref[ORIGINAL]["md5"]
     assert hamming(signals["pdq"], ref[ORIGINAL]["pdq"]) <= PDQ_TOLERANCE
     assert added["id"] == min(ids.values())
@@ -413,7 +416,8 @@ def test_compare_vpdq(api: TestClient, key_headers: KeyHeaders, shared_data: Pat
 def test_configuration_lists(api: TestClient, key_headers: KeyHeaders) -> None:
     curator = key_headers("curator")
     assert api.get("/c/signal_type", headers=curator).json() == [
-        {"name": name, "enabled_ratio": 1.0} for name in ("md5", "pdq", "sha256", "vpdq")
+        {"name": name, "enabled_ratio": 1.0}
+        for name in ("md5", "pdq", "sha1", "sha256", "url", "vpdq")
     ]
     assert api.get("/c/content_type", headers=curator).json() == [
         {"name": "photo", "enabled": True},

@@ -12,7 +12,7 @@ def test_parse_scopes_forms() -> None:
     assert parse_scopes("admin") == {"admin"}
     assert parse_scopes("Matcher, client") == {"matcher", "client"}
     assert parse_scopes(["curator", " curator "]) == {"curator"}
-    assert set(SCOPES) == {"admin", "curator", "matcher", "client"}
+    assert set(SCOPES) == {"admin", "curator", "matcher", "client", "peer"}
     assert {"admin", "matcher"} == TRUSTED_SCOPES
 
 

@@ -294,7 +294,9 @@ def test_export_checks_the_signal_type(bank_service: BankService) -> None:
     bank_service.create_bank("b")
     result = invoke("export", "b", "--signal-type", "nosuch")
     assert result.exit_code == 2
-    assert result.stderr == "error: unknown signal type 'nosuch' (known: md5, pdq, sha256, vpdq)\n"
+    assert result.stderr == (
+        "error: unknown signal type 'nosuch' (known: md5, pdq, sha1, sha256, url, vpdq)\n"
+    )
     alias = invoke("export", "b", "--signal-type", "VIDEO_MD5")
     assert alias.exit_code == 0, alias.output
 
@@ -420,7 +422,7 @@ def test_import_never_echoes_a_short_signal_type_cell(bank_service: BankService)
     result = runner.invoke(bank.app, ["import", "b", "-", "--format", "csv"], input=text)
     assert result.exit_code == 0, result.output
     assert "01234567" not in result.output
-    assert "line 1: unknown signal type in column 1 (known: md5, pdq, sha256, vpdq)" in (
+    assert "line 1: unknown signal type in column 1 (known: md5, pdq, sha1, sha256, url, vpdq)" in (
         result.stderr
     )
 

@@ -290,7 +290,7 @@ def test_status_loading_and_snapshot_origin(
     assert status.ready
     assert status.origin == "rebuilt"
     assert status.change_seq == bank_service.change_sequence()
-    assert status.entries == {"md5": 0, "pdq": 2, "sha256": 1, "vpdq": 0}
+    assert status.entries == {"md5": 0, "pdq": 2, "sha1": 0, "sha256": 1, "url": 0, "vpdq": 0}
     assert status.last_error is None
     assert status.seconds_since_refresh is not None
     warm = make_matcher(index_dir=tmp_path / "index")

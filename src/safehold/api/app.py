@@ -7,7 +7,8 @@ Start-up opens the database and refuses to start on an unmigrated server databas
 (:class:`~safehold.errors.DatabaseNotMigratedError`, with the ``safehold db upgrade`` hint); the
 embedded SQLite default is created and migrated as everywhere else. The index then loads in a
 background thread and follows the bank change log (``index_poll_seconds``); the webhook
-deliverer runs in another thread. Shut-down stops both.
+deliverer runs in another thread, and the exchange fetcher (``exchange_fetcher``,
+docs/exchanges.md) in a third. Shut-down stops them.
 
 Two pure ASGI middlewares wrap every request: :class:`~safehold.api.metrics.
 RequestMetricsMiddleware` (outermost: counts and times every response, refusals included) and
@@ -35,14 +36,20 @@ from safehold.api.routes import (
     banks,
     conversations,
     entries,
+    exchanges,
+    federation,
     health,
     hma,
     index_status,
     keys,
     matching,
     metrics,
+    streams,
+    urls,
 )
-from safehold.api.state import ServiceState
+from safehold.api.state import ServiceState, stream_pool
+from safehold.exchanges import start_exchange_fetcher
+from safehold.livestreams.pool import start_monitor_pool
 from safehold.settings import Settings, get_settings
 from safehold.storage.engine import open_database
 
@@ -95,6 +102,12 @@ def create_app(
             loader.start()
             state.threads.append(loader)
             state.threads.append(start_deliverer(state.actions, state.stop))
+            if settings.stream_monitor_in_service:
+                state.threads.append(start_monitor_pool(stream_pool(state), state.stop))
+            if settings.exchange_fetcher:
+                state.threads.append(
+                    start_exchange_fetcher(state.exchanges, state.banks, state.stop)
+                )
         try:
             yield
         finally:
@@ -126,6 +139,10 @@ def create_app(
     for module in (health, keys, metrics, matching, index_status, banks, entries, actions, hma):
         app.include_router(module.router)
     app.include_router(conversations.router)
+    app.include_router(urls.router)
+    app.include_router(exchanges.router)
+    app.include_router(federation.router)
+    app.include_router(streams.router)
     return app
 
 

@@ -42,9 +42,11 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safehold.actions import ActionService
+from safehold.api.exchange_metrics import exchange_metrics
+from safehold.api.stream_metrics import stream_metrics
 from safehold.banks.rows import db_errors
 from safehold.scanning.records import MatchInfo
-from safehold.storage.tables import outbox
+from safehold.storage.tables import outbox, utcnow
 
 if TYPE_CHECKING:
     from safehold.api.state import ServiceState
@@ -210,6 +212,8 @@ class ServiceCollector(Collector):
         for name in _OUTBOX_STATUSES:
             deliveries.add_metric([name], float(counts.get(name, 0)))
         yield deliveries
+        yield from exchange_metrics(self.state.exchanges.statuses(), utcnow())
+        yield from stream_metrics(self.state.streams)
 
 
 class _Scrape(Collector):

@@ -19,7 +19,11 @@ from safehold.actions import ActionService
 from safehold.api.metrics import CountingActionService
 from safehold.auth import KeyService, RateLimiter
 from safehold.banks.service import BankService
+from safehold.exchanges import ExchangeService
 from safehold.fetching import UrlFetcher
+from safehold.livestreams.alerts import AlertRecorder
+from safehold.livestreams.pool import MonitorPool
+from safehold.livestreams.store import StreamStore
 from safehold.matching import LiveMatcher
 from safehold.settings import Settings
 
@@ -41,6 +45,8 @@ class ServiceState:
     matcher: LiveMatcher
     actions: ActionService
     fetcher: UrlFetcher
+    exchanges: ExchangeService
+    streams: StreamStore
     workers: int = 1
     started_at: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -59,5 +65,13 @@ class ServiceState:
             matcher=LiveMatcher(banks, settings, index_dir=settings.data_dir / "index"),
             actions=CountingActionService(engine, settings),
             fetcher=UrlFetcher(settings),
+            exchanges=ExchangeService(engine, settings),
+            streams=StreamStore(engine),
             workers=workers,
         )
+
+
+def stream_pool(state: ServiceState) -> MonitorPool:
+    """A live-stream monitor pool on the worker's matcher, actions and stream tables."""
+    recorder = AlertRecorder(state.actions, state.streams, state.settings)
+    return MonitorPool(state.streams, recorder, state.matcher.match, state.settings)

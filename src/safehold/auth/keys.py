@@ -43,7 +43,7 @@ class ApiKey:
 
     Attributes:
         prefix: the public start of the key, ``shk_XXXXXXXX``.
-        scopes: subset of ``admin curator matcher client``.
+        scopes: subset of ``admin curator matcher client peer``.
         rate_limit: requests per second, or None for the service default.
     """
 

@@ -1,4 +1,4 @@
-"""The four scopes an API key can hold, and what each one may do.
+"""The five scopes an API key can hold, and what each one may do.
 
 * ``admin``: everything, including managing API keys.
 * ``curator``: banks, entries, thresholds, actions; reads index status and match events.
@@ -6,6 +6,8 @@
   distance, category).
 * ``client``: an untrusted matching caller: hash and match, told only whether the content
   matched and the recommended action, never distances, bank names or hashes.
+* ``peer``: another Safehold instance subscribed to this one: reads the federation feed of the
+  banks opted in to sharing (hashes included), nothing else.
 
 The route-by-scope matrix is in ``docs/service.md`` and checked by ``tests/api``.
 """
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 
 from safehold.errors import InvalidInputError
 
-SCOPES: tuple[str, ...] = ("admin", "curator", "matcher", "client")
+SCOPES: tuple[str, ...] = ("admin", "curator", "matcher", "client", "peer")
 
 #: Scopes that see full match detail.
 TRUSTED_SCOPES = frozenset({"admin", "matcher"})

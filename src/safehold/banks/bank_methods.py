@@ -56,6 +56,14 @@ def _next_sqlite_bank_id(c: Connection) -> int:
     return int(c.execute(select(func.max(live, logged))).scalar_one()) + 1
 
 
+def _set_shared(c: Connection, bank_id: int, shared: bool) -> None:
+    """Opt bank ``bank_id`` in to or out of federation (a no-op when it already is)."""
+    if bool(c.execute(select(banks.c.shared).where(banks.c.id == bank_id)).scalar()) == shared:
+        return
+    seq = record_change(c, "bank_shared" if shared else "bank_unshared", bank_id=bank_id)
+    c.execute(update(banks).where(banks.c.id == bank_id).values(shared=shared, shared_seq=seq))
+
+
 class BankMethods:
     """Bank-level methods; needs ``engine`` (set by ``BankService.__init__``)."""
 
@@ -144,12 +152,16 @@ class BankMethods:
         category: Category | None = None,
         clear_category: bool = False,
         match_action: str | None = None,
+        shared: bool | None = None,
     ) -> Bank:
         """Change the given fields of a bank (``None`` leaves a field as it is).
 
         ``thresholds`` replaces the whole mapping (pass ``{}`` to return to the defaults);
         ``clear_category`` removes the bank's category (entries keep theirs). A new category
-        applies to entries added from then on.
+        applies to entries added from then on. ``shared`` opts the bank in to (or out of) the
+        federation feed (docs/exchanges.md): a change of it records ``bank_shared`` or
+        ``bank_unshared`` and keeps that change's id in ``shared_seq``; setting the value the
+        bank already has changes nothing.
 
         Raises:
             NotFoundError: no such bank.
@@ -186,6 +198,8 @@ class BankMethods:
                 if "enabled" in values:
                     kind = "bank_enabled" if values["enabled"] else "bank_disabled"
                 record_change(c, kind, bank_id=bank_id)
+            if shared is not None:
+                _set_shared(c, bank_id, bool(shared))
         return self.get_bank(name)
 
     def delete_bank(self, name: str) -> int:
@@ -203,10 +217,10 @@ class BankMethods:
             lock_change_log(c)
             bank_id = bank_id_for(c, name)
             seq = record_change(c, "bank_deleted", bank_id=bank_id)
-            dead = select(e.id, e.signal_type, literal(seq)).where(e.bank_id == bank_id)
+            dead = select(e.id, e.signal_type, literal(seq), e.bank_id).where(e.bank_id == bank_id)
             count = c.execute(
                 insert(entry_tombstones)
-                .from_select(["entry_id", "signal_type", "change_seq"], dead)
+                .from_select(["entry_id", "signal_type", "change_seq", "bank_id"], dead)
                 # SQLAlchemy reports -1 for INSERT ... SELECT on psycopg otherwise
                 .execution_options(preserve_rowcount=True)
             ).rowcount

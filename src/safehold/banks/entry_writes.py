@@ -264,11 +264,11 @@ def _bury(c: Connection, seq: int, ids: Sequence[int], bank_id: int | None) -> i
     how many there were."""
     e = bank_entries.c
     where = [e.id.in_(ids)] if bank_id is None else [e.id.in_(ids), e.bank_id == bank_id]
-    dead = select(e.id, e.signal_type, literal(seq)).where(*where)
+    dead = select(e.id, e.signal_type, literal(seq), e.bank_id).where(*where)
     # preserve_rowcount: SQLAlchemy reports -1 for INSERT ... SELECT on psycopg otherwise.
     count = c.execute(
         insert(entry_tombstones)
-        .from_select(["entry_id", "signal_type", "change_seq"], dead)
+        .from_select(["entry_id", "signal_type", "change_seq", "bank_id"], dead)
         .execution_options(preserve_rowcount=True)
     ).rowcount
     c.execute(delete(bank_entries).where(*where))

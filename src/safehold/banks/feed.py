@@ -45,10 +45,10 @@ from safehold.storage.tables import bank_entries, banks, changes, entry_tombston
 #: that carry their sequence (replayed through ``bank_entries.change_seq``), on tombstones
 #: (deletions, a deleted bank's entries), or on bank metadata the matchers read from the bank
 #: row (``bank_updated``: thresholds, category, match action; ``bank_created``: no entries
-#: yet). Any other change naming a bank (``bank_enabled``, ``bank_disabled``, and kinds added
-#: later) refreshes the enabled state of all that bank's entries. A ``bank_updated`` written
-#: by Safehold 0.1, which also covered enabling, is safe to skip: every matcher checks the
-#: bank's state per hit.
+#: yet; ``bank_shared``, ``bank_unshared``: federation only). Any other change naming a bank
+#: (``bank_enabled``, ``bank_disabled``, and kinds added later) refreshes the enabled state
+#: of all that bank's entries. A ``bank_updated`` written by Safehold 0.1, which also covered
+#: enabling, is safe to skip: every matcher checks the bank's state per hit.
 ENTRY_KINDS = (
     "entries_added",
     "entry_enabled",
@@ -58,6 +58,8 @@ ENTRY_KINDS = (
     "bank_deleted",
     "bank_created",
     "bank_updated",
+    "bank_shared",
+    "bank_unshared",
 )
 
 #: Turns canonical values into ``(n, words)`` uint64 rows (e.g. ``hex_to_rows`` for PDQ).

@@ -57,6 +57,7 @@ class Bank:
         category: given to entries added without a category of their own (None: none).
         match_action: what an untrusted caller is told to do on a match in this bank:
             ``"review"`` or ``"block"`` (:data:`MATCH_ACTIONS`).
+        shared: published to peer Safehold instances in the federation feed.
     """
 
     id: int
@@ -70,6 +71,7 @@ class Bank:
     updated_at: datetime | None = None
     category: Category | None = None
     match_action: str = "review"
+    shared: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ def to_bank(row: Row[Any]) -> Bank:
         updated_at=as_utc(row.updated_at),
         category=category_of(row.category_scheme, row.category_code),
         match_action=row.match_action,
+        shared=bool(row.shared),
     )
 
 

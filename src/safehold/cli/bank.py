@@ -143,9 +143,14 @@ def update(
         False, "--clear-category", help="Remove the bank's category (entries keep theirs)."
     ),
     match_action: str | None = typer.Option(None, help=_MATCH_ACTION_HELP),
+    shared: bool | None = typer.Option(
+        None,
+        "--shared/--not-shared",
+        help="Publish the bank to federation peers, or stop (docs/exchanges.md).",
+    ),
 ) -> None:
-    """Change a bank's description, source, thresholds, category or match action (other
-    thresholds are kept)."""
+    """Change a bank's description, source, thresholds, category, match action or federation
+    sharing (other thresholds are kept)."""
     with handle_errors():
         given = parse_threshold_options(threshold)
         service = get_bank_service()
@@ -161,6 +166,7 @@ def update(
             category=_category(category),
             clear_category=clear_category,
             match_action=match_action.strip().lower() if match_action is not None else None,
+            shared=shared,
         )
     typer.echo(f"updated bank {bank.name} (thresholds: {_thresholds_text(bank.thresholds)})")
 
@@ -203,6 +209,7 @@ def show(name: str = typer.Argument(..., help="Bank name (any case).")) -> None:
         ("thresholds", _thresholds_text(b.thresholds)),
         ("category", display_text(str(b.category), markup=False) if b.category else "-"),
         ("on match", b.match_action),
+        ("shared", "yes (federation feed)" if b.shared else "no"),
         ("entries", f"{summary.total():,} ({summary.total(enabled_only=True):,} enabled)"),
         ("created", b.created_at.isoformat(timespec="seconds")),
     ]

@@ -49,5 +49,17 @@ def _register() -> None:
     app.add_typer(keys.app, name="key")
     app.command("serve")(serve.serve)
 
+    from safehold.cli import exchange
+
+    app.add_typer(exchange.app, name="exchange")
+
+    from safehold.cli import url
+
+    app.add_typer(url.app, name="url")
+
+    from safehold.cli import stream
+
+    app.add_typer(stream.app, name="stream")
+
 
 _register()

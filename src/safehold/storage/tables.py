@@ -37,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -102,6 +103,10 @@ class BankRow(Base):
     category_code: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
     # What an untrusted caller is told to do on a match in this bank: review or block.
     match_action: Mapped[str] = mapped_column(String(16), default="review")
+    # Federation (``exchanges.federation_feed``): the bank is published to peers; shared_seq is
+    # the change that last opted it in or out (None: never shared).
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    shared_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint(
@@ -172,13 +177,15 @@ class EntryTombstoneRow(Base):
     entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     signal_type: Mapped[str] = mapped_column(String(SIGNAL_TYPE_LENGTH))
     change_seq: Mapped[int] = mapped_column(BigInteger)
+    # The deleted entry's bank (None for tombstones older than revision 0006).
+    bank_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKeyRow(Base):
     """An API key of the HTTP service. Only the SHA-256 digest of the secret is stored.
 
     ``prefix`` is the public, non-secret start of the key (shown in listings and logs);
-    ``scopes`` is a space-separated subset of ``admin curator matcher client``;
+    ``scopes`` is a space-separated subset of ``admin curator matcher client peer``;
     ``rate_limit`` is requests per second (None: the settings' default).
     """
 
@@ -292,6 +299,61 @@ class ConversationMessageRow(Base):
     message_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
 
 
+class StreamRow(Base):
+    """A live stream registered for monitoring (``safehold.livestreams.store``).
+
+    ``config`` is the JSON :class:`~safehold.livestreams.models.StreamConfig` (sampling,
+    decision per bank, banks watched); ``desired`` is ``run`` or ``stop``; ``status`` is the
+    monitor's last reported state. A monitor owns a stream while ``claimed_until`` (a lease it
+    renews) is in the future; counters are the monitor's running totals.
+    """
+
+    __tablename__ = "streams"
+    __table_args__ = (Index(None, "desired"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    url: Mapped[str] = mapped_column(Text)
+    config: Mapped[str] = mapped_column(Text)
+    stop_url: Mapped[str | None] = mapped_column(Text)
+    desired: Mapped[str] = mapped_column(String(16), default="run")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    frames_sampled: Mapped[int] = mapped_column(BigInteger, default=0)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    decode_errors: Mapped[int] = mapped_column(Integer, default=0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    stream_seconds: Mapped[float] = mapped_column(Double, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamAlertRow(Base):
+    """One alert of a stream: the bank entry matched in k of the last n samples, when.
+
+    ``stream_seconds`` is the stream time of the sample that completed the decision;
+    ``event_id`` the match event recorded with it (webhooks go through the outbox);
+    ``stop_status`` what the stop-stream callback answered (None: no callback).
+    """
+
+    __tablename__ = "stream_alerts"
+    __table_args__ = (Index(None, "stream_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stream_id: Mapped[int] = mapped_column(BigId, ForeignKey("streams.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    bank_id: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    distance: Mapped[int] = mapped_column(Integer)
+    stream_seconds: Mapped[float] = mapped_column(Double)
+    matched_frames: Mapped[int] = mapped_column(Integer)
+    window: Mapped[int] = mapped_column(Integer)
+    stop_status: Mapped[str | None] = mapped_column(String(200))
+
+
 CHANGE_KINDS = (
     "bank_created",
     "bank_updated",
@@ -303,6 +365,8 @@ CHANGE_KINDS = (
     "entry_disabled",
     "entry_updated",
     "entries_deleted",
+    "bank_shared",
+    "bank_unshared",
 )
 
 # Core handles for the service layer's bulk statements (typed as Table for mypy).
@@ -316,3 +380,93 @@ bank_actions = cast(Table, BankActionRow.__table__)
 outbox = cast(Table, OutboxRow.__table__)
 conversations = cast(Table, ConversationRow.__table__)
 conversation_messages = cast(Table, ConversationMessageRow.__table__)
+streams = cast(Table, StreamRow.__table__)
+stream_alerts = cast(Table, StreamAlertRow.__table__)
+
+
+class ExchangeRow(Base):
+    """An exchange: a source hash lists are fetched from into one bank (``safehold.exchanges``).
+
+    ``kind`` names the source plug-in (``ncmec``, ``stopncii``, ``threatexchange``, ``list``);
+    ``settings`` its non-secret settings; ``credentials`` a Fernet token of its secrets (the key
+    is never stored here; ``exchanges.credentials``); ``interval_seconds`` how often the service
+    fetches it.
+    """
+
+    __tablename__ = "exchanges"
+    __table_args__ = (Index(None, "bank_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    kind: Mapped[str] = mapped_column(String(SIGNAL_TYPE_LENGTH))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExchangeStateRow(Base):
+    """An exchange's checkpoint and fetch status, one row per exchange.
+
+    ``checkpoint`` is the source's JSON checkpoint after the last committed batch; ``runs``
+    counts fetches started (records seen in run N carry N, so a snapshot source's unseen records
+    can be swept); a fetcher owns the exchange while ``claimed_until`` (a lease) is in the
+    future. ``as_of``: the source time up to which the bank is complete (lag = now - as_of).
+    Totals count record updates applied, signals added and removed, and skipped records.
+    """
+
+    __tablename__ = "exchange_states"
+
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="CASCADE"), primary_key=True
+    )
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    as_of: Mapped[datetime | None] = mapped_column()
+    records_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    added_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    removed_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    skipped_total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ExchangeRecordRow(Base):
+    """Provenance: which source record of an exchange holds which signal, and since when.
+
+    One row per (exchange, source record id, signal); the signal is named like a bank entry
+    (``signal_type``, ``value_digest``), so the entry of the exchange's bank that it put there is
+    found by the bank's unique index. ``run`` is the fetch run that last saw the record.
+    """
+
+    __tablename__ = "exchange_records"
+    __table_args__ = (
+        Index(None, "exchange_id", "signal_type", "value_digest"),
+        CheckConstraint(
+            "(category_scheme IS NULL) = (category_code IS NULL)", name="category_pair"
+        ),
+    )
+
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    signal_type: Mapped[str] = mapped_column(String(SIGNAL_TYPE_LENGTH), primary_key=True)
+    value_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    category_scheme: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
+    category_code: Mapped[str | None] = mapped_column(String(CATEGORY_PART_LENGTH))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run: Mapped[int] = mapped_column(Integer, default=0)
+
+
+exchanges = cast(Table, ExchangeRow.__table__)
+exchange_states = cast(Table, ExchangeStateRow.__table__)
+exchange_records = cast(Table, ExchangeRecordRow.__table__)
