@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from safehold.errors import ConfigurationError
-from safehold.grooming.detector import Detector
+from safehold.grooming.detector import Detector, get_detector
 from safehold.grooming.embedding import load_examples, load_sentence_model
 
 #: indicator -> (paraphrased positives, near misses, obfuscated positives). Written without
@@ -160,7 +160,17 @@ def test_context_and_short_messages(embedding_detector: Detector) -> None:
     assert short == []
     assert "age_gap" in {h.indicator for h in adult}
     [hits] = embedding_detector.detect(["add me on snapchat"])
-    assert hits[0].evidence.startswith("like: ")
+    assert hits[0].indicator == "platform_move"
+    assert hits[0].evidence.startswith("model: p=")  # the learned indicator model
+
+
+def test_examples_scoring_is_kept(embedding_detector: Detector) -> None:
+    examples = get_detector("embedding", scoring="examples")
+    [hits] = examples.detect(["add me on snapchat"])
+    assert hits[0].evidence == "like: add me on snapchat"
+    assert "-im-" not in examples.version
+    with pytest.raises(ConfigurationError, match="scoring"):
+        get_detector("embedding", scoring="nearest")
 
 
 def test_loads_offline(embedding_detector: Detector) -> None:

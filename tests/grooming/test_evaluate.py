@@ -40,5 +40,8 @@ def test_end_to_end_on_a_small_dev_set() -> None:
         "synthetic:gamer",
         "synthetic:romance",
         "synthetic:fast",
+        "synthetic:direct",
+        "synthetic:player",
+        "synthetic:listener",
     }
     assert report.to_dict()["settings"]["skepticism"] == 2

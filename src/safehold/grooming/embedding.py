@@ -23,6 +23,7 @@ import importlib.util
 import os
 import tomllib
 from collections import OrderedDict
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from platformdirs import user_cache_path
 
 from safehold.errors import ConfigurationError
 from safehold.grooming.detector import DETECTORS, Detector, Hit
+from safehold.grooming.indicator_model import PATTERN_INDICATORS, model_for
 from safehold.grooming.indicators import INDICATORS
 from safehold.grooming.normalize import normalize
 from safehold.grooming.onnx_encoder import FULL_LAYERS, OnnxSentenceEncoder
@@ -159,14 +161,18 @@ class EmbeddingDetector(Detector):
             torch), ``onnx`` or ``torch``. See :mod:`.onnx_encoder`.
         cache_dir: where the ONNX export is kept (default: the user cache folder).
         threads: threads for ONNX Runtime (0: one per core).
-        batch_size: messages per forward pass.
+        batch_size: at most this many messages per forward pass (ONNX: batches of similar
+            length, at most :data:`~.onnx_encoder.BATCH_TOKENS` padded tokens each).
         cache_size: embeddings kept per normalised text (chat repeats itself: "ok", "lol").
         layers: MiniLM transformer layers used (1-6, both backends; default
             :data:`DEFAULT_LAYERS`). The similarity cut-offs are tuned per layer count
             (:data:`CUTOFFS`).
+        scoring: ``model`` (the learned indicator model, :mod:`.indicator_model`, where it
+            was fitted for ``layers``; else the examples) or ``examples`` (nearest example).
 
     Raises:
-        ConfigurationError: the ``embeddings`` extra is missing, or ``layers`` is not 1-6.
+        ConfigurationError: the ``embeddings`` extra is missing, ``layers`` is not 1-6, or
+            ``scoring`` is unknown.
     """
 
     name = "embedding"
@@ -183,6 +189,7 @@ class EmbeddingDetector(Detector):
         cache_dir: Path | None = None,
         threads: int = 0,
         layers: int | None = None,
+        scoring: str = "model",
         **_: Any,
     ) -> None:
         from safehold.grooming.patterns import PatternDetector, load_pattern_table
@@ -215,46 +222,73 @@ class EmbeddingDetector(Detector):
         self._pos_cols = [np.nonzero(owners == k)[0] for k in range(len(self.names))]
         self._neg_cols = [np.nonzero(near_owners == k)[0] for k in range(len(self.names))]
         self._examples = [[pos_text[j] for j in cols] for cols in self._pos_cols]
-        context = {n: spec for n, spec in load_pattern_table().items() if n in _CONTEXT}
+        self.indicator_model = model_for(scoring, self.layers)
+        by_pattern = _CONTEXT if self.indicator_model is None else _CONTEXT + PATTERN_INDICATORS
+        context = {n: spec for n, spec in load_pattern_table().items() if n in by_pattern}
         self.context = PatternDetector(context)
+        if self.indicator_model is not None:
+            self.version += f"-{self.indicator_model.version}"
 
     def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        return self._start_encode(texts)()
+
+    def _start_encode(self, texts: list[str]) -> Callable[[], NDArray[np.float32]]:
+        """Start encoding ``texts``; the returned function gives the (n, 384) vectors (the
+        ONNX sessions run in the background meanwhile; torch runs when it is called)."""
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return lambda: np.zeros((0, 384), dtype=np.float32)
         if isinstance(self.model, OnnxSentenceEncoder):
-            return self.model.encode(texts, self.batch_size)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
+            return self.model.start(texts, self.batch_size)
+        model = self.model
+        return lambda: np.asarray(
+            model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
         )
-        return np.asarray(vectors, dtype=np.float32)
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Unit-length embeddings (n, 384) of normalised ``texts``, through the cache."""
-        if not texts:
-            return self._pos[:0]
+        return self._start_embed(texts)()
+
+    def _start_embed(self, texts: list[str]) -> Callable[[], NDArray[np.float32]]:
+        """:meth:`embed`, started: texts not in the cache start encoding now."""
         found = {t: self._cache[t] for t in texts if t in self._cache}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
-        for text, vector in zip(missing, self._encode(missing), strict=True):
-            found[text] = vector
-            if self.cache_size > 0:
-                self._cache[text] = vector
-                if len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        pending = self._start_encode(missing)
+
+        def finish() -> NDArray[np.float32]:
+            if not texts:
+                return self._pos[:0]
+            for text, vector in zip(missing, pending(), strict=True):
+                found[text] = vector
+                if self.cache_size > 0:
+                    self._cache[text] = vector
+                    if len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+            return np.stack([found[t] for t in texts])
+
+        return finish
 
     def _detect(self, texts: list[str]) -> list[list[Hit]]:
-        out: list[list[Hit]] = [list(h) for h in self.context.detect(texts)]
         # Messages under MIN_WORDS words get no embedding hits: do not embed them at all
         # (chat is full of "ok", "lol", "why": a third of the benchmark's messages).
         rows = [i for i, t in enumerate(texts) if len(t.split()) >= MIN_WORDS]
+        readable = [normalize(texts[i], plain=False) or "." for i in rows]
+        pending = self._start_embed(readable)
+        # the context patterns run while the ONNX sessions embed
+        out: list[list[Hit]] = [list(h) for h in self.context.detect(texts)]
+        vectors = pending()
         if not rows:
             return out
-        readable = [normalize(texts[i], plain=False) or "." for i in rows]
-        vectors = self.embed(readable)
+        if self.indicator_model is not None:
+            for i, hits in zip(rows, self.indicator_model.detect(vectors), strict=True):
+                out[i].extend(hits)
+            return out
         pos = vectors @ self._pos.T
         neg = vectors @ self._neg.T if len(self._neg) else np.zeros((len(rows), 0))
         n = len(rows)

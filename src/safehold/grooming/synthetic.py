@@ -12,11 +12,14 @@ family (``tutoring``) appear only in ``eval``; ``holdout`` has its own grooming 
 (``sextortion``, ``benefactor``, ``confidant``) and negative families (``babysitting``,
 ``youth_club``, ``neighbours``) and was written before any detector was run on it. Nothing in
 ``eval`` or ``holdout`` is used to write patterns, fit the risk model or choose thresholds.
-See ``docs/grooming.md``.
+``holdout2`` (seed 5) is a second blind split written without reading the detectors: its
+phrasings, slots and families live in ``data/synthetic_holdout2.toml``, merged in only when
+that split is generated. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 import tomllib
@@ -29,15 +32,18 @@ from typing import Any
 from safehold.errors import InvalidInputError
 from safehold.grooming.model import Conversation, ConversationLabel, Message, Participant
 
-SPLITS = ("train", "dev", "eval", "holdout")
-SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3, "holdout": 4}
+SPLITS = ("train", "dev", "eval", "holdout", "holdout2")
+SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3, "holdout": 4, "holdout2": 5}
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
     "train": (300, 600),
     "dev": (100, 300),
     "eval": (200, 400),
     "holdout": (200, 400),
+    "holdout2": (200, 400),
 }
+#: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
+SPLIT_TEMPLATE_FILES = {"holdout2": "data/synthetic_holdout2.toml"}
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
 _SHORT = {
@@ -62,6 +68,33 @@ def load_templates() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+@lru_cache(maxsize=4)
+def load_split_templates(split: str) -> dict[str, Any]:
+    """The templates ``split`` is generated from: :func:`load_templates`, plus the split's own
+    file from :data:`SPLIT_TEMPLATE_FILES` when it has one (slots, phrasings, families added).
+
+    Raises:
+        ValueError: the split's file redefines a slot, phrasing list or family.
+    """
+    name = SPLIT_TEMPLATE_FILES.get(split)
+    if name is None:
+        return load_templates()
+    data = copy.deepcopy(load_templates())
+    text = resources.files("safehold.grooming").joinpath(name).read_text()
+    _merge(data, tomllib.loads(text), name)
+    return data
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any], where: str) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, f"{where}: {key}")
+        elif key in into:
+            raise ValueError(f"{where}: {key!r} is already defined")
+        else:
+            into[key] = value
+
+
 @dataclass(frozen=True)
 class SyntheticOptions:
     """How much to generate and how noisy.
@@ -83,7 +116,7 @@ def generate(split: str, options: SyntheticOptions | None = None) -> list[Conver
     """Generate one split's conversations, deterministically.
 
     Args:
-        split: ``train``, ``dev``, ``eval`` or ``holdout``.
+        split: ``train``, ``dev``, ``eval``, ``holdout`` or ``holdout2``.
         options: sizes and noise; :data:`DEFAULT_SIZES` when None.
 
     Returns:
@@ -99,7 +132,7 @@ def generate(split: str, options: SyntheticOptions | None = None) -> list[Conver
     if options.grooming < 0 or options.negative < 0:
         raise InvalidInputError("sizes must be >= 0")
     rng = random.Random(options.seed if options.seed is not None else SPLIT_SEEDS[split])
-    data = load_templates()
+    data = load_split_templates(split)
     families = data["families"]
     grooming = [n for n, f in families.items() if f["kind"] == "grooming" and split in f["splits"]]
     negative = [n for n, f in families.items() if f["kind"] == "negative" and split in f["splits"]]
@@ -179,8 +212,12 @@ def _exchange(
     else:
         bank = data["grooming" if grooming else "negative"][beat][split]
     template = rng.choice(bank)
-    filled = _SLOT.sub(lambda m: rng.choice(data["slots"][m.group(1)]), template)
-    out = []
+    return _parts(_SLOT.sub(lambda m: rng.choice(data["slots"][m.group(1)]), template))
+
+
+def _parts(filled: str) -> list[tuple[str, str]]:
+    """``"A: hi || B: hey"`` -> ``[("A", "hi"), ("B", "hey")]``."""
+    out: list[tuple[str, str]] = []
     for part in filled.split("||"):
         who, _, text = part.strip().partition(":")
         out.append((who.strip(), text.strip()))
@@ -237,3 +274,41 @@ def obfuscate(rng: random.Random, text: str) -> str:
             k = rng.randrange(1, len(words[j]) - 1)
             words[j] = words[j][:k] + words[j][k + 1 :]
     return " ".join(words)
+
+
+@dataclass(frozen=True)
+class TemplateLine:
+    """One line of one template, slots filled (for the learned indicator model).
+
+    Attributes:
+        text: the line's words (no speaker prefix), slots filled.
+        bank: ``grooming.<indicator>``, ``negative.<situation>`` or a small-talk bank name.
+        speaker: ``A`` (who opened: the adult in grooming beats) or ``B``.
+    """
+
+    text: str
+    bank: str
+    speaker: str
+
+
+def template_lines(split: str) -> list[TemplateLine]:
+    """Every line of every template of ``split``, in file order, slots filled deterministically.
+
+    A grooming bank's ``A`` lines show its indicator; ``B`` lines and negative or small-talk
+    banks are the other person or benign. Used to fit :mod:`.indicator_model`.
+
+    Raises:
+        InvalidInputError: unknown split.
+    """
+    if split not in SPLITS:
+        raise InvalidInputError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    rng = random.Random(SPLIT_SEEDS[split])
+    data = load_templates()
+    banks = [(f"{k}.{n}", b) for k in ("grooming", "negative") for n, b in data[k].items()]
+    banks += [(n, data[n]) for n in data if n.startswith("smalltalk")]
+    out: list[TemplateLine] = []
+    for bank, phrasings in banks:
+        for template in phrasings.get(split, []):
+            filled = _SLOT.sub(lambda m: rng.choice(data["slots"][m.group(1)]), template)
+            out.extend(TemplateLine(text, bank, who) for who, text in _parts(filled))
+    return out
