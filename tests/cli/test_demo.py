@@ -22,7 +22,7 @@ def test_demo_matches_every_edit_and_nothing_else_and_reruns(
     workdir = tmp_path / "demo"
     first = runner.invoke(app, ["demo", "--workdir", str(workdir), "--workers", "2"])
     assert first.exit_code == 0, first.output
-    assert "Bank demo-known: 12 entries added" in first.stdout
+    assert "Bank demo-known: 16 entries added" in first.stdout
     assert "All 22 edited copies matched; none of the 8 unrelated files did." in first.stdout
     lines = [json.loads(line) for line in (workdir / "results.jsonl").read_text().splitlines()]
     assert len(lines) == 30

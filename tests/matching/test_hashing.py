@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,9 @@ def test_bytes_and_files_give_the_reference_hashes(
     for hashed in (from_bytes, from_file):
         assert (hashed.content_type, hashed.format_name) == ("photo", "JPEG")
         assert hashed.size == path.stat().st_size
-        assert sorted(hashed.signals) == ["md5", "pdq", "sha256"]
+        assert sorted(hashed.signals) == ["md5", "pdq", "sha1", "sha256"]
         assert hashed.signals["md5"].value == expected["md5"]
+        assert hashed.signals["sha1"].value == hashlib.sha1(path.read_bytes()).hexdigest()
         assert hashed.signals["sha256"].value == expected["sha256"]
         pdq = hashed.signals["pdq"]
         assert PdqSignalType.distance(pdq.value, expected["pdq"]) <= 8
@@ -45,7 +47,7 @@ def test_videos_get_vpdq_and_file_hashes(videos: Path, settings: Settings) -> No
     path = videos / "chair-20-sd-bar.mp4"
     hashed = hash_upload(path.read_bytes(), settings)
     assert (hashed.content_type, hashed.format_name) == ("video", "MP4")
-    assert sorted(hashed.signals) == ["md5", "sha256", "vpdq"]
+    assert sorted(hashed.signals) == ["md5", "sha1", "sha256", "vpdq"]
     assert hashed.signals["md5"].value == expected[path.name]["md5"]
     assert hashed.signals["sha256"].value == expected[path.name]["sha256"]
     assert hashed.signals["vpdq"].value.count("\n") >= 10  # one frame per second
@@ -87,6 +89,6 @@ def test_refusals_carry_their_http_status(shared_data: Path, settings: Settings)
 def test_partly_hashed_content_keeps_its_signals(shared_data: Path, settings: Settings) -> None:
     corrupt = shared_data / "pngsuite" / "png" / "xcsn0g01.png"
     hashed = hash_upload(corrupt.read_bytes(), settings)
-    assert sorted(hashed.signals) == ["md5", "sha256"]
+    assert sorted(hashed.signals) == ["md5", "sha1", "sha256"]
     assert hashed.error is not None
     assert hashed.error.type == "corrupt"

@@ -73,7 +73,7 @@ def test_bad_files_get_one_error_each_and_the_batch_goes_on(
         "truncated.png": "corrupt",
     }
     # The truncated PNG still has its exact hashes (md5 of the bytes it has).
-    assert set(by_name["truncated.png"].signals) == {"md5", "sha256"}
+    assert set(by_name["truncated.png"].signals) == {"md5", "sha1", "sha256"}
     assert summary.errors == {"empty": 1, "unsupported": 1, "corrupt": 1}
     assert summary.exit_status(hash_only=True) == 4  # and 12 (+8) with nothing to match
 
@@ -189,7 +189,8 @@ def test_unknown_signal_type_bank_or_threshold_is_refused(
 
 
 def test_default_signal_types_are_the_built_ins() -> None:
-    assert set(builtin_signal_types()) == {"md5", "sha256", "pdq", "vpdq"}
+    # url hashes no content: scans never load URL entries
+    assert set(builtin_signal_types()) == {"md5", "sha1", "sha256", "pdq", "vpdq"}
 
 
 def test_own_outputs_and_cache_under_a_scanned_folder_are_left_out(
