@@ -109,3 +109,23 @@ def test_invalid_ports_are_refused_up_front(url: str) -> None:
     # Port 0 used to pass as the default port (0 is falsy), 99999 failed only on connecting.
     with pytest.raises(UnsafeUrlError, match="not a valid TCP port"):
         parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file:///etc/passwd", "'file' URLs are refused: only http and https are fetched"),
+        (
+            "example.org/no-scheme",
+            "URLs of this scheme are refused: only http and https are fetched",
+        ),
+        (
+            "hls+http://example.org/",
+            "'hls+http' URLs are refused: only http and https are fetched",
+        ),
+    ],
+)
+def test_refused_scheme_messages_read_as_sentences(url: str, message: str) -> None:
+    with pytest.raises(UnsafeUrlError) as caught:
+        parse_url(url)
+    assert caught.value.message == message

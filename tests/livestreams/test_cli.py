@@ -34,7 +34,7 @@ def test_watch_shows_the_stream_and_its_alert(
 
     result = CliRunner().invoke(app, ["stream", "watch", live_server.url("/mixed/index.m3u8")])
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # an alert: the scan's "match" status
     assert "ended" in result.output
     assert "ALERT bank known entry" in result.output
     listed = CliRunner().invoke(app, ["stream", "list"])
@@ -44,6 +44,21 @@ def test_watch_shows_the_stream_and_its_alert(
     alert = json.loads(shown.stdout)
     assert alert["bank"] == chair_bank[0]
     assert alert["entry_id"] in chair_bank[1]
+
+
+def test_watch_exits_4_when_a_stream_fails(
+    live_server: LiveServer,
+    clean_streams: object,
+    loopback_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_STREAM_MAX_RETRIES", "1")
+    get_settings.cache_clear()
+
+    result = CliRunner().invoke(app, ["stream", "watch", live_server.url("/missing/index.m3u8")])
+
+    assert result.exit_code == 4, result.output
+    assert "0 alert(s), 1 stream(s) failed" in result.output
 
 
 def test_add_list_stop(clean_streams: object, loopback_env: None) -> None:

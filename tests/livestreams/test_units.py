@@ -56,6 +56,7 @@ def test_matches_spread_wider_than_the_window_never_alert(settings: Settings) ->
         ("subfile:,,start,0,end,0,,:/etc/passwd", "'subfile'"),
         ("data:video/mp2t;base64,AAAA", "'data'"),
         ("gopher://example.com/", "'gopher'"),
+        ("hls+http://example.com/x.m3u8", "^stream URLs of this scheme are refused"),
         ("rtmp://user:secret@example.com/live", "credentials"),
         ("rtsp:///nohost", "no host"),
         ("http://exa mple.com/x", "spaces or control characters"),

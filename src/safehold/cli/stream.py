@@ -25,7 +25,7 @@ from safehold.actions import ActionService, start_deliverer
 from safehold.banks.service import BankService
 from safehold.cli.common import display_text, handle_errors, load_settings, make_console
 from safehold.livestreams.alerts import AlertRecorder
-from safehold.livestreams.models import StreamAlert
+from safehold.livestreams.models import StreamAlert, StreamState
 from safehold.livestreams.pool import MonitorPool
 from safehold.livestreams.service import StreamService, display_url
 from safehold.livestreams.store import StreamRecord
@@ -221,7 +221,11 @@ def watch(
     banks: list[str] = BANKS,
 ) -> None:
     """Watch streams here with a live view until they end or Ctrl-C; alerts are recorded
-    (and webhooks sent) as for registered streams."""
+    (and webhooks sent) as for registered streams.
+
+    Exit status: 0 no alert, 1 an alert, 4 a stream failed (could not be read after the
+    retries), 5 both, 2 an error before watching started.
+    """
     with handle_errors():
         settings = load_settings()
         service = StreamService(open_database(settings), settings)
@@ -241,4 +245,7 @@ def watch(
         finally:
             pool.shutdown()
             matcher.stop()
-        typer.echo(f"{len(seen)} alert(s)", err=True)
+        failed = sum(run.monitor.state == StreamState.FAILED for run in pool.finished.values())
+        typer.echo(f"{len(seen)} alert(s), {failed} stream(s) failed", err=True)
+    # The scan's convention: bit 1 an alert (a match), bit 4 a stream that failed.
+    raise typer.Exit((1 if seen else 0) | (4 if failed else 0))

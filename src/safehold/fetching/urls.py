@@ -83,8 +83,8 @@ def parse_url(text: str) -> SafeUrl:
         raise UnsafeUrlError(f"the URL is longer than {MAX_URL_LENGTH} characters")
     scheme = _scheme_of(text)
     if scheme not in ALLOWED_SCHEMES:
-        shown = f"{scheme!r}" if scheme and len(scheme) <= 20 else "this"
-        raise UnsafeUrlError(f"{shown} URLs are refused: only http and https are fetched")
+        shown = f"{scheme!r} URLs" if scheme and len(scheme) <= 20 else "URLs of this scheme"
+        raise UnsafeUrlError(f"{shown} are refused: only http and https are fetched")
     try:
         url = httpx.URL(text)
     except (httpx.InvalidURL, ValueError):

@@ -85,9 +85,13 @@ def parse_stream_url(text: str) -> StreamUrl:
         raise UnsafeUrlError("the stream URL contains spaces or control characters")
     scheme = _scheme(text)
     if scheme not in STREAM_PROTOCOLS:
-        shown = f"{scheme!r}" if scheme and len(scheme) <= 20 else "this"
+        shown = (
+            f"{scheme!r} stream URLs"
+            if scheme and len(scheme) <= 20
+            else "stream URLs of this scheme"
+        )
         allowed = ", ".join(STREAM_PROTOCOLS)
-        raise UnsafeUrlError(f"{shown} stream URLs are refused: only {allowed} are monitored")
+        raise UnsafeUrlError(f"{shown} are refused: only {allowed} are monitored")
     if scheme in ("http", "https"):
         return StreamUrl(text, scheme, parse_url(text).display)
     # Other schemes: the same host rules, checked on the http form of the authority.
