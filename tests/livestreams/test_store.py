@@ -3,11 +3,16 @@ out, stop requests reaching the owner, totals for /metrics."""
 
 from __future__ import annotations
 
+import threading
 import time
+from types import SimpleNamespace
+from typing import cast
 
 from sqlalchemy import Engine
 
 from safehold.livestreams.models import StreamConfig, StreamCounters, StreamState
+from safehold.livestreams.monitor import StreamMonitor
+from safehold.livestreams.pool import Running
 from safehold.livestreams.store import StreamStore
 from safehold.settings import Settings
 
@@ -69,3 +74,32 @@ def test_stop_requests_reach_the_owner_and_final_states_are_kept(
         "stream_seconds": 12.5,
     }
     assert store.claim("m", 30.0, 5) == []  # stopped streams are never claimed again
+
+
+def test_a_stream_taken_over_keeps_counting_from_its_stored_totals(
+    clean_streams: Engine, db_settings: Settings
+) -> None:
+    """After a monitor dies, the next one adds to the stored totals instead of overwriting them,
+    so the stored alert count stays equal to the stream's alert rows."""
+    store = StreamStore(clean_streams)
+    stream = store.register("http://93.184.216.34/a.m3u8", StreamConfig.from_settings(db_settings))
+    store.claim("monitor-a", 0.5, 1)
+    before = StreamCounters(frames_sampled=10, alerts=2, decode_errors=1, reconnects=0)
+    store.report(stream.id, "monitor-a", 0.5, state=StreamState.LIVE, counters=before,
+                 last_error=None)  # fmt: skip
+    time.sleep(0.6)  # monitor-a dies: its lease runs out
+    [record] = store.claim("monitor-b", 30.0, 1)
+    monitor = SimpleNamespace(counters=StreamCounters(frames_sampled=4, alerts=1, reconnects=1))
+    running = Running(record, cast(StreamMonitor, monitor), threading.Thread())
+
+    totals = running.totals()
+    store.report(stream.id, "monitor-b", 30.0, state=StreamState.LIVE, counters=totals,
+                 last_error=None)  # fmt: skip
+
+    stored = store.get(stream.id)
+    assert (stored.frames_sampled, stored.alerts, stored.decode_errors, stored.reconnects) == (
+        14,
+        3,
+        1,
+        1,
+    )

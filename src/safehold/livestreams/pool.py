@@ -18,7 +18,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from safehold.errors import SafeholdError
 from safehold.livestreams.alerts import AlertRecorder
@@ -42,6 +42,19 @@ class Running:
     record: StreamRecord
     monitor: StreamMonitor
     thread: threading.Thread
+
+    def totals(self) -> StreamCounters:
+        """The stream's counters over every monitor that ran it: the totals stored when this
+        pool claimed it plus this monitor's (a stream taken over after a crash keeps its
+        alert count equal to its alert rows). ``stream_seconds`` is this run's position."""
+        run, stored = self.monitor.counters, self.record
+        return replace(
+            run,
+            frames_sampled=stored.frames_sampled + run.frames_sampled,
+            alerts=stored.alerts + run.alerts,
+            decode_errors=stored.decode_errors + run.decode_errors,
+            reconnects=stored.reconnects + run.reconnects,
+        )
 
 
 class MonitorPool:
@@ -88,7 +101,7 @@ class MonitorPool:
                 self.worker_id,
                 self.lease,
                 state=monitor.state,
-                counters=monitor.counters,
+                counters=run.totals(),
                 last_error=monitor.last_error,
                 release=done,
             )
@@ -163,7 +176,7 @@ class MonitorPool:
                     self.worker_id,
                     self.lease,
                     state=state,
-                    counters=run.monitor.counters,
+                    counters=run.totals(),
                     last_error=run.monitor.last_error,
                     release=True,
                 )
