@@ -128,9 +128,11 @@ Body = Callable[[BaseHTTPRequestHandler], None]
 
 
 class LiveServer:
-    """A loopback HTTP server of live HLS streams and scripted MPEG-TS answers."""
+    """A loopback HTTP server of live HLS streams and scripted MPEG-TS answers, on ``host``
+    (any of 127.0.0.0/8: Linux routes the whole block to ``lo``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.hls: dict[str, HlsStream] = {}
         self.bodies: dict[str, list[Body]] = {}  # path -> one answer per request, last repeats
         self.requests: list[str] = []
@@ -150,15 +152,15 @@ class LiveServer:
                 server.posts.append((self.path, self.rfile.read(length)))
                 send(self, b"{}", "application/json")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
-        """``http://127.0.0.1:<port><path>``."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        """``http://<host>:<port><path>``."""
+        return f"http://{self.host}:{self.port}{path}"
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         """Serve one request (404 for anything unknown)."""

@@ -27,6 +27,8 @@ def _watch(
     config = StreamConfig(
         config.sample_seconds, config.scene_threshold, config.decision, decode=decode
     )
+    # loopback only: every HTTP request goes through the egress proxy, held to this policy
+    settings = settings.model_copy(update={"fetch_allow_networks": ["127.0.0.1/32"]})
     monitor = StreamMonitor(
         url,
         STREAM_PROTOCOLS["http"],

@@ -43,6 +43,8 @@ def _run(
     url: str, settings: Settings, match=_no_match, *, budget_s: float = 30.0
 ) -> tuple[StreamMonitor, list[StreamAlert]]:
     alerts: list[StreamAlert] = []
+    # every HTTP request goes through the egress proxy, which holds it to this policy
+    settings = settings.model_copy(update={"fetch_allow_networks": ["127.0.0.1/32"]})
     monitor = StreamMonitor(
         url,
         STREAM_PROTOCOLS["http"],

@@ -31,6 +31,7 @@ from dataclasses import replace
 
 from safehold.actions.webhooks import backoff_delay
 from safehold.livestreams.decision import KOfNDecider
+from safehold.livestreams.egress_proxy import proxy_options
 from safehold.livestreams.models import (
     StreamAlert,
     StreamConfig,
@@ -67,7 +68,9 @@ class StreamMonitor:
             before), or a local path in benchmarks.
         whitelist: FFmpeg ``protocol_whitelist`` for ``source``.
         config: sampling and decisions.
-        settings: timeouts, backoff, ``stream_max_retries``.
+        settings: timeouts, backoff, ``stream_max_retries``; ``fetch_allow_networks`` for the
+            egress proxy every ``http``/``https`` request goes through
+            (:mod:`~safehold.livestreams.egress_proxy`).
         match: returns the matches of one PDQ signal (may raise: logged, sample counted as
             unmatched).
         on_alert: called with each alert, in the monitor's thread (may raise: logged).
@@ -99,7 +102,11 @@ class StreamMonitor:
         self.match = match
         self.on_alert = on_alert
         self.stop = stop or threading.Event()
-        self.reader_options = reader_options
+        scheme = source.partition(":")[0].lower()
+        self.reader_options = {
+            **proxy_options(scheme, settings.fetch_allow_networks),
+            **(reader_options or {}),
+        }
         self.history: list[StreamState] = []
         self._state = StreamState.PENDING
         self.counters = StreamCounters()

@@ -1,6 +1,6 @@
 """Which stream URLs a monitor may open, and the FFmpeg options that keep it to them.
 
-A stream URL is remote input that FFmpeg interprets, so three layers apply:
+A stream URL is remote input that FFmpeg interprets, so four layers apply:
 
 1. The URL's scheme must be one of :data:`STREAM_PROTOCOLS` (``http``/``https`` for HLS,
    MPEG-TS over HTTP and growing files; ``rtmp``/``rtmps``; ``rtsp``/``rtsps``; ``udp``).
@@ -8,16 +8,18 @@ A stream URL is remote input that FFmpeg interprets, so three layers apply:
    are refused.
 2. The host follows the URL-fetch address rules (:mod:`safehold.fetching`): no credentials,
    a plain DNS name or IP literal, and every address it resolves to public or inside
-   ``fetch_allow_networks``. (FFmpeg resolves the name again when it connects; the gap between
-   the two look-ups is recorded in ``docs/decisions/0008-livestreams.md``.)
+   ``fetch_allow_networks``.
 3. FFmpeg's ``protocol_whitelist`` option is set to the protocols that scheme needs
    (:attr:`StreamUrl.whitelist`). It is inherited by every nested open, so a remote HLS
    playlist that lists ``file:/etc/passwd`` or ``concat:...`` segments cannot make FFmpeg
    read them ("Protocol 'file' not on whitelist").
-
-Known gap (decision 0008): the hosts of segments a remote HLS playlist lists are not checked
-(only their protocols are), because FFmpeg opens them itself; run monitors behind an egress
-firewall that blocks internal addresses.
+4. ``http``/``https`` streams send every request, the nested ones (HLS segments, playlist
+   reloads, keys) included, through the in-process egress proxy
+   (:mod:`safehold.livestreams.egress_proxy`), which resolves each host once, checks every
+   address with the same policy and connects to the checked address: a segment host a remote
+   playlist lists is held to rule 2 and DNS rebinding cannot swap an address in. RTMP, RTSP
+   and UDP open nothing but the URL's own host (checked by rule 2; FFmpeg resolves it again
+   when it connects, decision 0008).
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from safehold.fetching.urls import MAX_URL_LENGTH, parse_url
 from safehold.settings import Settings
 
 #: FFmpeg protocols each accepted scheme needs (``protocol_whitelist``, FFmpeg
-#: ``libavformat/protocols.c``; ``crypto`` decrypts AES-128 HLS segments).
+#: ``libavformat/protocols.c``; ``crypto`` decrypts AES-128 HLS segments; ``httpproxy`` is
+#: the CONNECT tunnel FFmpeg's TLS opens through the egress proxy. A playlist that lists an
+#: ``httpproxy://`` segment opens nothing: the HLS demuxer takes only http(s) segment URLs,
+#: tested).
 STREAM_PROTOCOLS: dict[str, str] = {
-    "http": "http,https,tcp,tls,crypto",
-    "https": "http,https,tcp,tls,crypto",
+    "http": "http,https,tcp,tls,crypto,httpproxy",
+    "https": "http,https,tcp,tls,crypto,httpproxy",
     "rtmp": "rtmp,tcp",
     "rtmps": "rtmps,rtmp,tcp,tls",
     "rtsp": "rtsp,rtp,udp,tcp",
