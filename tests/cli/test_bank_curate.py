@@ -3,6 +3,8 @@ CliRunner on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -10,6 +12,8 @@ from safehold.banks.models import Category, NewEntry
 from safehold.banks.service import BankService
 from safehold.cli import bank
 from safehold.errors import NotFoundError
+from safehold.exchanges import ExchangeService
+from safehold.settings import get_settings
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -65,3 +69,31 @@ def test_category_and_match_action_options(bank_service: BankService) -> None:
     bad = invoke("create", "c", "--category", "nocolon")
     assert bad.exit_code == 2
     assert "scheme:code" in bad.stderr
+
+
+def test_delete_refuses_a_bank_that_exchanges_fetch_into_unless_forced(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    exchanges = ExchangeService(bank_service.engine, get_settings())
+    bank_service.create_bank("fed")
+    bank_service.add_entries("fed", [NewEntry("md5", "a" * 32)])
+    for name in ("lx", "lp"):
+        exchanges.add_exchange(
+            name, "list", "fed", settings={"path": str(tmp_path / "l.txt"), "signal_type": "md5"}
+        )
+    refused = invoke("delete", "fed", "--yes")
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        "error: bank fed is fed by 2 exchanges (lp, lx); deleting it deletes them too, with "
+        "their credentials and checkpoints: remove them first (safehold exchange remove NAME) "
+        "or give --force\n"
+    )
+    assert bank_service.get_bank("fed").entry_count == 1
+    assert [e.name for e in exchanges.list_exchanges()] == ["lp", "lx"]
+    asked = invoke("delete", "fed", "--force", input="n\n")
+    assert asked.exit_code == 1
+    assert "delete bank fed and its 1 entry and the exchanges lp, lx?" in asked.stderr
+    forced = invoke("delete", "fed", "--force", "--yes")
+    assert forced.exit_code == 0, forced.output
+    assert forced.stdout == "deleted bank fed (1 entry) and its exchanges lp, lx\n"
+    assert exchanges.list_exchanges() == []

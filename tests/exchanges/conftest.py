@@ -39,7 +39,7 @@ from safehold.auth import KeyService
 from safehold.banks.service import BankService
 from safehold.exchanges import ExchangeFetcher, ExchangeService
 from safehold.exchanges.federation_protocol import new_key_pair
-from safehold.settings import Settings
+from safehold.settings import Settings, get_settings
 from safehold.storage.engine import open_database
 
 Answer = tuple[int, bytes]
@@ -134,6 +134,16 @@ def exchange_settings(db_settings: Settings, exchange_key: str) -> Settings:
 def exchange_service(engine: Engine, exchange_settings: Settings) -> ExchangeService:
     """The exchange service on the parametrised database."""
     return ExchangeService(engine, exchange_settings)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, exchange_key: str, bank_service: BankService) -> None:
+    """The CLI on the parametrised database with an exchange key, loopback fetches allowed,
+    and an empty bank ``lists``."""
+    monkeypatch.setenv("SAFEHOLD_EXCHANGE_KEY", exchange_key)
+    monkeypatch.setenv("SAFEHOLD_FETCH_ALLOW_NETWORKS", '["127.0.0.0/8"]')
+    get_settings.cache_clear()
+    bank_service.create_bank("lists")
 
 
 @pytest.fixture

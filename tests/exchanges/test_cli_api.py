@@ -7,7 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from tests.exchanges.conftest import Recorded
 from typer.testing import CliRunner
@@ -15,18 +14,10 @@ from typer.testing import CliRunner
 from safehold.api.app import create_app
 from safehold.banks.service import BankService
 from safehold.cli.main import app
-from safehold.settings import Settings, get_settings
+from safehold.settings import Settings
 
 runner = CliRunner()
 SECRET = "sekret-password-value"
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, exchange_key: str, bank_service: BankService) -> None:
-    monkeypatch.setenv("SAFEHOLD_EXCHANGE_KEY", exchange_key)
-    monkeypatch.setenv("SAFEHOLD_FETCH_ALLOW_NETWORKS", '["127.0.0.0/8"]')
-    get_settings.cache_clear()
-    bank_service.create_bank("lists")
 
 
 def test_exchange_commands(

@@ -173,9 +173,13 @@ def test_the_feed_carries_nothing_of_unshared_banks(
         assert f'\\"id\\":\\"{hidden_id}\\"' not in body  # not even its withdrawal
     assert httpx.get(url, headers=curator).status_code == 403
     assert httpx.get(url, headers={}).status_code == 401
-    bad = httpx.get(url, params={"after": "x.1"}, headers=peer)
-    assert bad.status_code == 422
-    assert "sequence" in bad.json()["error"]["message"]
+    # past the 64-bit database range (SQLite raised OverflowError: 500), non-ASCII digits
+    for after in ("x.1", "9223372036854775808.0", "1.9223372036854775808", "\u00b2.0", "1.\u0661"):
+        bad = httpx.get(url, params={"after": after}, headers=peer)
+        assert bad.status_code == 422, after
+        assert "sequence" in bad.json()["error"]["message"]
+    top = httpx.get(url, params={"after": "9223372036854775807.9223372036854775807"}, headers=peer)
+    assert top.status_code == 200
 
 
 @pytest.mark.parametrize("setting", [{"public_key": "not-a-key"}, {"page_size": "0"}, {"url": ""}])

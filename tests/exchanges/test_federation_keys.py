@@ -100,7 +100,9 @@ def test_canonical_json_and_positions() -> None:
     assert FeedPosition.parse("12.3") == FeedPosition(12, 3)
     assert str(FeedPosition(12, 3)) == "12.3"
     assert FeedPosition(12, 3) < FeedPosition(12, 4) < FeedPosition(13, 0)
-    for bad in ("12", "a.1", "-1.2", "1.2.3", "1." + "9" * 50):
+    assert FeedPosition.parse(f"{2**63 - 1}.{2**63 - 1}") == FeedPosition(2**63 - 1, 2**63 - 1)
+    for bad in ("12", "a.1", "-1.2", "1.2.3", "1." + "9" * 50, f"{2**63}.0", f"0.{2**63}",
+                "\u00b2.0", "1.\u0661", "+1.2", " 1.2"):  # fmt: skip
         with pytest.raises(InvalidInputError):
             FeedPosition.parse(bad)
     with pytest.raises(InvalidInputError, match="base64 of 32 bytes"):

@@ -216,6 +216,8 @@ def test_a_failure_mid_feed_resumes_from_the_last_good_page(
         ({"format": "other/1"}, "not in the format"),
         ({"after": "0.0"}, "another position"),
         ({"checkpoint": "3"}, "checkpoint is malformed"),
+        ({"checkpoint": "9223372036854775808.0"}, "checkpoint is malformed"),  # past 2**63-1
+        ({"checkpoint": "3.9223372036854775808"}, "checkpoint is malformed"),
         ({"changes": None}, "no list of changes"),
         ({"checkpoint": "2.7", "more": True, "changes": []}, "goes back"),
     ],

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from tests.exchanges.conftest import Recorded
 
 from safehold.banks.service import BankService
-from safehold.errors import FetchError
+from safehold.errors import FetchError, InvalidInputError
 from safehold.exchanges import ExchangeFetcher, ExchangeService
+from safehold.exchanges.base import checkpoint_int
 from safehold.storage.tables import exchange_states
 
 SUBSCRIPTION, FUNCTION_KEY = "sub-key-123", "fn-key-456"
@@ -42,6 +43,17 @@ def _record(kind: str, value: str, status: str) -> dict[str, object]:
     }
 
 
+def _add_stopncii(exchanges: ExchangeService, banks: BankService, base_url: str) -> None:
+    banks.create_bank("ncii")
+    exchanges.add_exchange(
+        "stopncii",
+        "stopncii",
+        "ncii",
+        settings={"base_url": base_url},
+        credentials={"subscription_key": SUBSCRIPTION, "fetch_function_key": FUNCTION_KEY},
+    )
+
+
 def _checkpoint(service: ExchangeService) -> str:
     with service.engine.connect() as c:
         return str(c.execute(select(exchange_states.c.checkpoint)).scalar_one())
@@ -55,14 +67,7 @@ def test_stopncii_paging_withdrawal_failure_and_resume(
     benign_hashes: list[dict[str, str]],
 ) -> None:
     a, b = benign_hashes[3], benign_hashes[4]
-    bank_service.create_bank("ncii")
-    exchange_service.add_exchange(
-        "stopncii",
-        "stopncii",
-        "ncii",
-        settings={"base_url": recorded.url + "/v1"},
-        credentials={"subscription_key": SUBSCRIPTION, "fetch_function_key": FUNCTION_KEY},
-    )
+    _add_stopncii(exchange_service, bank_service, recorded.url + "/v1")
     recorded.key = lambda path, query: query.get("nextPageToken", ["first"])[0]
     recorded.script(
         "first",
@@ -207,14 +212,7 @@ def test_stopncii_expired_page_token_restarts_the_window(
     benign_hashes: list[dict[str, str]],
 ) -> None:
     a = benign_hashes[3]
-    bank_service.create_bank("ncii")
-    exchange_service.add_exchange(
-        "stopncii",
-        "stopncii",
-        "ncii",
-        settings={"base_url": recorded.url},
-        credentials={"subscription_key": SUBSCRIPTION, "fetch_function_key": FUNCTION_KEY},
-    )
+    _add_stopncii(exchange_service, bank_service, recorded.url)
     recorded.key = lambda path, query: query.get("nextPageToken", ["first"])[0]
     recorded.script("first", (200, _stopncii_page([], "stale", True)))
     recorded.script("stale", (500, b"down"), (400, b"token expired"))
@@ -228,3 +226,30 @@ def test_stopncii_expired_page_token_restarts_the_window(
     assert tokens == ["first", "stale", "stale", "first"]
     assert {r.query["startTimestamp"][0] for r in recorded.requests} == {"10"}
     assert [e.value for e in bank_service.iter_entries("ncii")] == [a["pdq"]]
+
+
+@pytest.mark.parametrize("stamp", [2**63, 10**20, -5, 253_402_300_800, "1700000500", True])
+def test_a_source_time_out_of_range_fails_cleanly_and_keeps_the_checkpoint(
+    exchange_service: ExchangeService,
+    fetcher: ExchangeFetcher,
+    bank_service: BankService,
+    recorded: Recorded,
+    stamp: object,
+) -> None:
+    _add_stopncii(exchange_service, bank_service, recorded.url)
+    page = json.loads(_stopncii_page([], None, False))
+    page["nextSetTimestamp"] = stamp  # a time no database column or datetime holds
+    recorded.script("/FetchHashes", (200, json.dumps(page).encode()))
+    with pytest.raises(FetchError, match="nextSetTimestamp is not a time from 1970 to 9999"):
+        fetcher.fetch("stopncii")
+    status = exchange_service.statuses("stopncii")[0]
+    assert (status.failures, status.as_of) == (1, None)
+    with exchange_service.engine.connect() as c:
+        assert c.execute(select(exchange_states.c.checkpoint)).scalar_one() is None
+
+
+@pytest.mark.parametrize("start", [2**63, -1, 10**30])
+def test_a_checkpoint_time_out_of_range_is_refused(start: int) -> None:
+    assert checkpoint_int({"start": 253_402_300_799}, "start", "stopncii") == 253_402_300_799
+    with pytest.raises(InvalidInputError, match="not one this source made"):
+        checkpoint_int({"start": start}, "start", "stopncii")

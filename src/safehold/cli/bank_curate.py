@@ -15,7 +15,15 @@ from typing import Any
 import typer
 
 from safehold.banks.validation import validate_entry_id
-from safehold.cli.common import count_noun, display_text, get_bank_service, handle_errors
+from safehold.cli.common import (
+    count_noun,
+    display_text,
+    get_bank_service,
+    handle_errors,
+    load_settings,
+)
+from safehold.errors import ConflictError
+from safehold.exchanges import ExchangeService
 
 
 def _set_bank_enabled(name: str, enabled: bool) -> None:
@@ -59,16 +67,31 @@ def enable_entry(entry_id: int = typer.Argument(..., help="Entry id.")) -> None:
 def delete(
     name: str = typer.Argument(..., help="Bank to delete (any case)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    force: bool = typer.Option(
+        False, "--force", help="Also delete the exchanges that fetch into the bank."
+    ),
 ) -> None:
-    """Delete a bank with all its entries, for good (``disable`` keeps them instead)."""
+    """Delete a bank with all its entries, for good (``disable`` keeps them instead). Refused
+    while exchanges fetch into it, unless ``--force`` (they go with it: credentials, checkpoints
+    and provenance)."""
     with handle_errors():
         service = get_bank_service()
         bank = service.get_bank(name)
+        fed = ExchangeService(service.engine, load_settings()).exchanges_of_bank(bank.name)
+        feeders = ", ".join(display_text(e.name, markup=False) for e in fed)
+        if fed and not force:
+            raise ConflictError(
+                f"bank {bank.name} is fed by {count_noun(len(fed), 'exchange')} ({feeders}); "
+                "deleting it deletes them too, with their credentials and checkpoints: remove "
+                "them first (safehold exchange remove NAME) or give --force"
+            )
         if not yes:
             noun = count_noun(bank.entry_count, "entry", "entries")
-            typer.confirm(f"delete bank {bank.name} and its {noun}?", abort=True, err=True)
-        count = service.delete_bank(bank.name)
-    typer.echo(f"deleted bank {bank.name} ({count_noun(count, 'entry', 'entries')})")
+            also = f" and the exchanges {feeders}" if fed else ""
+            typer.confirm(f"delete bank {bank.name} and its {noun}{also}?", abort=True, err=True)
+        count = service.delete_bank(bank.name)  # its exchanges go with it (foreign key)
+    also = f" and its exchanges {feeders}" if fed else ""
+    typer.echo(f"deleted bank {bank.name} ({count_noun(count, 'entry', 'entries')}){also}")
 
 
 def delete_entry(entry_id: int = typer.Argument(..., help="Entry id.")) -> None:

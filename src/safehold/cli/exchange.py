@@ -184,8 +184,8 @@ def fetch(
         return
     typer.echo(
         f"{report.exchange}: {count_noun(report.records, 'record update')} in "
-        f"{count_noun(report.batches, 'batch', 'batches')}, {report.added} added, "
-        f"{report.removed} removed, {report.skipped} skipped"
+        f"{count_noun(report.batches, 'batch', 'batches')}, {report.added:,} added, "
+        f"{report.removed:,} removed, {report.skipped:,} skipped"
         + (", caught up" if report.caught_up else ""),
         err=True,
     )

@@ -3,21 +3,26 @@
 For each record the update gives the record's whole current signal set. Against the stored
 provenance rows (``exchange_records``) that splits into signals *added* (new for the record),
 *kept* (category or fetch time refreshed) and *removed* (the record dropped them, or was
-deleted). A removed signal leaves the bank only when no other record of the same exchange still
-holds it and the bank entry is the exchange's own (its ``source`` is ``exchange:<name>``): an
-entry a curator added by hand is never deleted by a source.
+deleted). A removed signal leaves the bank only when no record of *any* exchange feeding the
+bank still holds it and the bank entry is the exchange's own (its ``source`` is
+``exchange:<name>``); an entry another exchange still holds is handed over to it, and an entry
+a curator added by hand is never deleted by a source (:mod:`safehold.exchanges.holders`).
 
 Order, so that a crash anywhere loses nothing and duplicates nothing when the same batch is
 applied again (the checkpoint is written last, in the provenance transaction):
 
-1. delete orphaned bank entries (:meth:`BankService.delete_entries`: tombstones, change log);
+1. delete orphaned bank entries (:meth:`BankService.delete_entries`: tombstones, change log)
+   and hand over those another exchange still holds;
 2. add new signals (:meth:`BankService.add_entries`: duplicates skipped);
 3. refresh changed categories of kept signals;
 4. one transaction: provenance rows deleted, inserted and refreshed
    (:mod:`safehold.exchanges.records`), and the checkpoint and running totals saved.
 
 Steps 1-3 are idempotent and step 4 is atomic, so a replay after a failure between any two of
-them converges to the same state.
+them converges to the same state. Against a concurrent fetch of another exchange of the same
+bank, step 1 adds back a deleted signal that exchange took up meanwhile, and after step 4 the
+batch's new signals that are missing (deleted by that exchange before it saw this batch's
+records) are added again.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ from safehold.banks.service import ID_CHUNK, BankService
 from safehold.banks.validation import EntryValidator
 from safehold.errors import InvalidInputError
 from safehold.exchanges.base import Checkpoint, RecordUpdate
+from safehold.exchanges.holders import (
+    hand_over,
+    missing_pairs,
+    plan_release,
+    restore_taken_up,
+    source_label,
+)
 from safehold.exchanges.models import Exchange
 from safehold.exchanges.records import Row, write_records
 from safehold.storage.tables import (
@@ -46,11 +58,6 @@ from safehold.storage.tables import (
 
 Pair = tuple[str, bytes]  # (signal type, value digest)
 Key = tuple[str, str, bytes]  # (source id, signal type, value digest)
-
-
-def source_label(exchange_name: str) -> str:
-    """The ``source`` of bank entries an exchange added: ``exchange:<name>``."""
-    return f"exchange:{exchange_name}"
 
 
 @dataclass(slots=True)
@@ -110,14 +117,16 @@ class BatchApplier:
         kept = old_keys & new_keys
         result = BatchResult(records=len(latest), skipped=skipped + wanted.skipped)
         result.removed = self._delete_orphans({(k[1], k[2]) for k in removed}, wanted, latest)
-        if added:
-            pairs = {(k[1], k[2]) for k in added}
+        pairs = {(k[1], k[2]) for k in added}
+        if pairs:
             result.added = self.banks.add_entries(
                 self.exchange.bank_name, (wanted.entries[p] for p in pairs), validated=True
             )
         recategorised = {(k[1], k[2]) for k in kept if old[k] != wanted.categories.get(k[0])}
         self._recategorise(recategorised, wanted)
         self._save(removed, added, kept, wanted, checkpoint, result)
+        if pairs and result.added < len(pairs):  # some were duplicates: still there?
+            result.added += self._restore_added(pairs, wanted)
         return result
 
     def _validate(self, updates: Iterable[RecordUpdate]) -> _Wanted:
@@ -165,40 +174,39 @@ class BatchApplier:
     def _delete_orphans(
         self, candidates: set[Pair], wanted: _Wanted, batch: dict[str, RecordUpdate]
     ) -> int:
-        """Delete the exchange's own bank entries for ``candidates`` no record holds any more."""
+        """Release the signals ``candidates`` this batch let go of: delete the exchange's own
+        entries no record of any exchange feeding the bank holds, hand the others over
+        (:mod:`safehold.exchanges.holders`); return how many entries were deleted."""
         candidates -= set(wanted.entries)
         if not candidates:
             return 0
-        r = exchange_records.c
-        e = bank_entries.c
-        digests = sorted({d for _, d in candidates})
-        held: set[Pair] = set()
-        ids: list[int] = []
         with db_errors(), self.engine.connect() as c:
-            for start in range(0, len(digests), ID_CHUNK):
-                chunk = digests[start : start + ID_CHUNK]
-                for row in c.execute(
-                    select(r.source_id, r.signal_type, r.value_digest).where(
-                        r.exchange_id == self.exchange.id, r.value_digest.in_(chunk)
-                    )
-                ):
-                    if row.source_id not in batch:
-                        held.add((row.signal_type, bytes(row.value_digest)))
-            orphans = candidates - held
-            chunk_digests = sorted({d for _, d in orphans})
-            for start in range(0, len(chunk_digests), ID_CHUNK):
-                for row in c.execute(
-                    select(e.id, e.signal_type, e.value_digest).where(
-                        e.bank_id == self.exchange.bank_id,
-                        e.value_digest.in_(chunk_digests[start : start + ID_CHUNK]),
-                        e.source == self.label,
-                    )
-                ):
-                    if (row.signal_type, bytes(row.value_digest)) in orphans:
-                        ids.append(int(row.id))
-        if not ids:
+            release = plan_release(
+                c, exchange_id=self.exchange.id, exchange_name=self.exchange.name,
+                bank_id=self.exchange.bank_id, pairs=candidates, replaced=set(batch),
+            )  # fmt: skip
+        hand_over(self.engine, bank_id=self.exchange.bank_id, from_label=self.label,
+                  release=release)  # fmt: skip
+        if not release.delete:
             return 0
-        return self.banks.delete_entries(ids, bank_name=self.exchange.bank_name)
+        x = self.exchange
+        deleted = self.banks.delete_entries(list(release.delete), bank_name=x.bank_name)
+        deleted -= restore_taken_up(
+            self.banks, exchange_id=x.id, bank_id=x.bank_id, bank_name=x.bank_name,
+            deleted=list(release.delete.values()),
+        )  # fmt: skip
+        return deleted
+
+    def _restore_added(self, pairs: set[Pair], wanted: _Wanted) -> int:
+        """Add again the entries of ``pairs`` (this batch's new signals) that are missing now
+        their provenance is saved: another exchange of the bank deleted them between this
+        batch's add (a duplicate then) and its save; return how many were added."""
+        with db_errors(), self.engine.connect() as c:
+            gone = missing_pairs(c, bank_id=self.exchange.bank_id, pairs=pairs)
+        if not gone:
+            return 0
+        entries = (wanted.entries[p] for p in gone)
+        return self.banks.add_entries(self.exchange.bank_name, entries, validated=True)
 
     def _recategorise(self, pairs: set[Pair], wanted: _Wanted) -> None:
         if not pairs:

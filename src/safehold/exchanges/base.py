@@ -27,12 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from safehold.banks.models import Category
-from safehold.errors import InvalidInputError
+from safehold.errors import FetchError, InvalidInputError
 from safehold.exchanges.credentials import Credentials
+from safehold.fetching.urls import parse_url
 from safehold.plugins import Registry
 
 #: A checkpoint: JSON-serialisable, meaningful only to the source that made it.
 Checkpoint = dict[str, Any]
+#: Largest checkpoint time, seconds since the epoch: 9999-12-31T23:59:59Z, the last second
+#: ``datetime`` (and so the ``as_of`` column) holds; far inside the 64-bit database range.
+MAX_EPOCH = 253_402_300_799
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,39 @@ class ExchangeSource(ABC):
         """The setting ``name`` or ``default``."""
         return self.settings.get(name, default)
 
+    def url_setting(self, name: str, default: str | None = None) -> str | None:
+        """The setting ``name`` as an http(s) URL (syntax only: addresses are checked when
+        connecting), or ``default`` when absent or empty.
+
+        Raises:
+            InvalidInputError: not an http(s) URL without credentials
+                (:func:`safehold.fetching.urls.parse_url`).
+        """
+        value = self.settings.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        try:
+            parse_url(str(value).strip())
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"the setting {name} must be an http or https URL: {exc.message}"
+            ) from None
+        return str(value).strip()
+
+    def int_setting(self, name: str, default: int, low: int, high: int) -> int:
+        """The setting ``name`` as a whole number from ``low`` to ``high`` (``default`` when
+        absent).
+
+        Raises:
+            InvalidInputError: anything else.
+        """
+        value = self.settings.get(name, default)
+        text = str(value).strip()
+        number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else -1
+        if isinstance(value, bool) or not low <= number <= high:
+            raise InvalidInputError(f"{name} must be a whole number from {low} to {high}")
+        return number
+
     @abstractmethod
     def fetch(self, checkpoint: Checkpoint | None) -> Iterator[FetchBatch]:
         """Yield batches of updates after ``checkpoint`` (None: from the beginning).
@@ -164,14 +201,28 @@ def require_text(value: Any, what: str) -> str:
 
 
 def checkpoint_int(checkpoint: Checkpoint | None, key: str, kind: str) -> int | None:
-    """The integer ``checkpoint[key]`` (None when there is no checkpoint or no key).
+    """The integer ``checkpoint[key]`` (None when there is no checkpoint or no key): a time in
+    whole seconds since the epoch, 0 to :data:`MAX_EPOCH`.
 
     Raises:
-        InvalidInputError: the value is not an integer (a checkpoint another source made).
+        InvalidInputError: the value is not such an integer (a checkpoint another source
+            made, or a bad value a source answered).
     """
     if checkpoint is None or checkpoint.get(key) is None:
         return None
     value = checkpoint[key]
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EPOCH:
         raise InvalidInputError(f"the {kind} checkpoint is not one this source made ({key})")
+    return value
+
+
+def source_time(value: Any, what: str) -> int:
+    """A source's time stamp (whole seconds since the epoch) that becomes a checkpoint.
+
+    Raises:
+        FetchError: not an integer from 0 to :data:`MAX_EPOCH` (the message names ``what``,
+            never the value).
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EPOCH:
+        raise FetchError(f"{what} is not a time from 1970 to 9999")
     return value

@@ -53,7 +53,7 @@ def parse_change(change: Any) -> RecordUpdate | None:
     if not isinstance(change, dict):
         return None
     source_id = change.get("id")
-    if not isinstance(source_id, str) or not source_id.isdigit():
+    if not isinstance(source_id, str) or not (source_id.isascii() and source_id.isdigit()):
         return None
     if change.get("deleted") is True:
         return RecordUpdate(source_id, deleted=True)
@@ -84,15 +84,11 @@ class SafeholdFeedSource(ExchangeSource):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.url = require_text(self.setting("url"), "the setting url").rstrip("/") + FEED_PATH
+        url = self.url_setting("url") or require_text(None, "the setting url")
+        self.url = url.rstrip("/") + FEED_PATH
         self.public_key = parse_public_key(require_text(self.setting("public_key"), "public_key"))
         self.publisher = require_text(self.setting("publisher", DEFAULT_PUBLISHER), "publisher")
-        try:
-            self.page_size = int(self.setting("page_size", DEFAULT_PAGE))
-        except (TypeError, ValueError):
-            self.page_size = 0
-        if not 1 <= self.page_size <= MAX_PAGE:
-            raise InvalidInputError(f"page_size must be a whole number from 1 to {MAX_PAGE}")
+        self.page_size = self.int_setting("page_size", DEFAULT_PAGE, 1, MAX_PAGE)
 
     def fetch(self, checkpoint: Checkpoint | None) -> Iterator[FetchBatch]:
         """Yield one verified batch per page after the checkpoint's position.

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,9 @@ from safehold.errors import ConfigurationError, FetchError, InvalidInputError
 from safehold.settings import Settings
 
 FORMAT = "safehold-federation/1"
+#: Largest value of a signed 64-bit database integer (SQLite INTEGER, PostgreSQL BIGINT).
+MAX_DB_INT = 2**63 - 1
+_POSITION = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
 ALGORITHM = "ed25519"
 _KEY_HELP = (
     "set SAFEHOLD_FEDERATION_KEY or SAFEHOLD_FEDERATION_KEY_FILE to an Ed25519 private key "
@@ -62,14 +66,19 @@ class FeedPosition:
         """Parse ``"<seq>.<entry id>"`` (None or empty: the start).
 
         Raises:
-            InvalidInputError: not two non-negative integers joined by a dot.
+            InvalidInputError: not two ASCII whole numbers from 0 to :data:`MAX_DB_INT` (the
+                64-bit integer columns they are compared with) joined by a dot.
         """
         if not text:
             return cls()
-        seq, dot, entry = text.partition(".")
-        if not dot or not seq.isdigit() or not entry.isdigit() or len(text) > 41:
-            raise InvalidInputError(f"feed position {text[:50]!r} must be <sequence>.<entry id>")
-        return cls(int(seq), int(entry))
+        match = _POSITION.fullmatch(text)
+        numbers = (int(match[1]), int(match[2])) if match else (-1, -1)
+        if not all(0 <= n <= MAX_DB_INT for n in numbers):
+            raise InvalidInputError(
+                f"feed position {text[:50]!r} must be <sequence>.<entry id>: two whole numbers "
+                f"from 0 to {MAX_DB_INT}"
+            )
+        return cls(*numbers)
 
     def __str__(self) -> str:
         return f"{self.seq}.{self.entry_id}"

@@ -31,7 +31,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from safehold.banks.models import Category
 from safehold.errors import FetchError, InvalidInputError
@@ -129,15 +129,19 @@ class NcmecSource(ExchangeSource):
     setting_names = ("environment", "base_url", "category_scheme")
     credential_names = ("username", "password")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base_url()  # refuses a bad base_url or environment now, not at the first fetch
+
     def base_url(self) -> str:
         """The API base URL (``base_url`` or the environment's).
 
         Raises:
             InvalidInputError: an unknown environment.
         """
-        base = self.setting("base_url")
+        base = self.url_setting("base_url")
         if base:
-            return str(base).rstrip("/")
+            return base.rstrip("/")
         environment = self.setting("environment", "industry")
         if environment not in ENVIRONMENTS:
             known = ", ".join(ENVIRONMENTS)

@@ -225,9 +225,8 @@ class ExchangeFetcher:
             values.update(last_success_at=now, last_error=None, failures=0)
             if as_of is not None:
                 values["as_of"] = datetime.fromtimestamp(as_of, UTC)
-        else:
+        else:  # the caller reports it (run_once logs it): not logged here as well
             values.update(last_error=error[:2000], last_error_at=now, failures=s.failures + 1)
-            log.warning("exchange %r: fetch failed: %s", exchange.name, error)
         try:
             with db_errors(), self.engine.begin() as c:
                 c.execute(update(exchange_states).where(self._mine(exchange)).values(**values))
@@ -259,8 +258,8 @@ class ExchangeFetcher:
                 self.fetch(name)
             except ConflictError:
                 continue  # another worker won the lease
-            except SafeholdError:
-                pass  # recorded in the status and logged by _finish
+            except SafeholdError as exc:  # also recorded in the status
+                log.warning("exchange %r: fetch failed: %s", name, exc.message)
             except Exception:
                 log.exception("exchange %r: fetch failed", name)
             done += 1

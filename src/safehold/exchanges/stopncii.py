@@ -37,12 +37,15 @@ from safehold.exchanges.base import (
     RecordUpdate,
     SignalValue,
     checkpoint_int,
+    source_time,
 )
 
 BASE_URL = "https://api.stopncii.org/v1"
 #: python-threatexchange ``StopNCIIAPI.DEFAULT_START_TIME`` and ``fetch_hashes`` page size.
 DEFAULT_START = 10
 PAGE_SIZE = 800
+#: Largest ``page_size`` setting accepted (pages are bounded by the response size anyway).
+MAX_PAGE_SIZE = 10_000
 SIGNAL_TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5", "URL": "url"}
 DELETED_STATUSES = frozenset({"Withdrawn", "Deleted"})
 
@@ -95,16 +98,21 @@ class StopnciiSource(ExchangeSource):
     setting_names = ("base_url", "page_size")
     credential_names = ("subscription_key", "fetch_function_key")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base_url = self.url_setting("base_url", BASE_URL) or BASE_URL
+        self.page_size = self.int_setting("page_size", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+
     def fetch(self, checkpoint: Checkpoint | None) -> Iterator[FetchBatch]:
         """Yield one batch per page since the checkpoint's ``start``."""
-        url = f"{str(self.setting('base_url', BASE_URL)).rstrip('/')}/FetchHashes"
+        url = f"{self.base_url.rstrip('/')}/FetchHashes"
         headers = {
             "Ocp-Apim-Subscription-Key": self.credentials["subscription_key"],
             "x-functions-key": self.credentials["fetch_function_key"],
         }
         start = checkpoint_int(checkpoint, "start", self.kind) or DEFAULT_START
         token = str((checkpoint or {}).get("page") or "")
-        size = int(self.setting("page_size", PAGE_SIZE))
+        size = self.page_size
         while True:
             params: dict[str, str | int] = {"startTimestamp": start, "pageSize": size}
             if token:
@@ -124,8 +132,8 @@ class StopnciiSource(ExchangeSource):
             if page.get("hasMoreRecords") and token:
                 yield FetchBatch(updates, {"start": start, "page": token}, skipped)
                 continue
-            after = page.get("nextSetTimestamp")
-            if not isinstance(after, int) or isinstance(after, bool):
+            if page.get("nextSetTimestamp") is None:
                 raise FetchError("StopNCII answered a last page without nextSetTimestamp")
+            after = source_time(page["nextSetTimestamp"], "StopNCII's nextSetTimestamp")
             yield FetchBatch(updates, {"start": after}, skipped, caught_up=True, as_of=float(after))
             return

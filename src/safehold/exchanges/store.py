@@ -18,6 +18,7 @@ from safehold.banks.validation import BANK_NAME_PATTERN, BANK_NAME_RULE, quote_n
 from safehold.errors import ConflictError, InvalidInputError, NotFoundError
 from safehold.exchanges.base import SOURCE_KINDS, ExchangeSource
 from safehold.exchanges.credentials import CredentialBox, Credentials
+from safehold.exchanges.holders import hand_over_all
 from safehold.exchanges.models import Exchange, ExchangeStatus
 from safehold.settings import Settings
 from safehold.storage.tables import banks, exchange_records, exchange_states, exchanges, utcnow
@@ -94,7 +95,8 @@ class ExchangeService:
 
         Raises:
             InvalidInputError: a bad name or interval, or settings or credentials the source
-                refuses.
+                refuses (unknown names, a URL that is not http(s), an unknown list format or
+                signal type, a page size out of range, ...).
             NotFoundError: an unknown kind or bank.
             ConflictError: an exchange with this name exists.
             ConfigurationError: credentials are given but no exchange key is configured.
@@ -106,6 +108,12 @@ class ExchangeService:
                 f"the interval must be {MIN_INTERVAL} to {MAX_INTERVAL} seconds"
             )
         settings = dict(settings or {})
+        unknown = sorted(set(credentials or {}) - set(source_class.credential_names))
+        if unknown:  # a typo would be stored silently and the right name found missing later
+            known = ", ".join(source_class.credential_names) or "none"
+            raise InvalidInputError(
+                f"{kind} exchanges take no credential {unknown[0]!r} (known: {known})"
+            )
         source_class(settings, dict(credentials or {}), None)  # validates, no network
         token = CredentialBox(self.settings).encrypt(credentials) if credentials else None
         now = utcnow()
@@ -149,13 +157,30 @@ class ExchangeService:
             rows = c.execute(_exchange_query().order_by(exchanges.c.name)).all()
         return [_to_exchange(r) for r in rows]
 
+    def exchanges_of_bank(self, bank_name: str) -> list[Exchange]:
+        """The exchanges that fetch into bank ``bank_name`` (ignoring case), by name; deleting
+        the bank deletes them (with their credentials and checkpoints).
+
+        Raises:
+            NotFoundError: no such bank.
+        """
+        with db_errors(), self.engine.connect() as c:
+            bank_id = bank_id_for(c, bank_name)
+            rows = c.execute(
+                _exchange_query().where(exchanges.c.bank_id == bank_id).order_by(exchanges.c.name)
+            ).all()
+        return [_to_exchange(r) for r in rows]
+
     def remove_exchange(self, name: str) -> None:
-        """Remove an exchange with its checkpoint and provenance; its bank keeps its entries.
+        """Remove an exchange with its checkpoint and provenance; its bank keeps its entries
+        (those another exchange of the bank still holds are handed over to it first).
 
         Raises:
             NotFoundError: no such exchange.
         """
         exchange = self.get_exchange(name)
+        hand_over_all(self.engine, exchange_id=exchange.id, exchange_name=exchange.name,
+                      bank_id=exchange.bank_id)  # fmt: skip
         with db_errors(), self.engine.begin() as c:
             for table, column in (
                 (exchange_records, exchange_records.c.exchange_id),

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from safehold.errors import InvalidInputError
 from safehold.exchanges.base import (
     SOURCE_KINDS,
     Checkpoint,
@@ -50,6 +51,8 @@ TYPES = {
 }
 FIELDS = "id,indicator,type,last_updated,should_delete,status,tags"
 PAGE_SIZE = 1000
+#: Largest ``page_size`` setting accepted.
+MAX_PAGE_SIZE = 10_000
 
 
 def parse_updates(data: Any) -> tuple[list[RecordUpdate], int]:
@@ -86,11 +89,17 @@ class ThreatExchangeSource(ExchangeSource):
     setting_names = ("privacy_group", "base_url", "page_size")
     credential_names = ("access_token",)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = require_text(str(self.setting("privacy_group", "")), "privacy_group")
+        if not self.group.isascii() or not self.group.isdigit():
+            raise InvalidInputError("privacy_group must be the group's numeric id")
+        self.base_url = self.url_setting("base_url", BASE_URL) or BASE_URL
+        self.page_size = self.int_setting("page_size", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+
     def fetch(self, checkpoint: Checkpoint | None) -> Iterator[FetchBatch]:
         """Yield one batch per page of updates from the checkpoint's ``start`` to now."""
-        group = require_text(str(self.setting("privacy_group", "")), "privacy_group")
-        base = str(self.setting("base_url", BASE_URL)).rstrip("/")
-        url = f"{base}/{group}/threat_updates/"
+        url = f"{self.base_url.rstrip('/')}/{self.group}/threat_updates/"
         start = checkpoint_int(checkpoint, "start", self.kind) or 0
         stop = checkpoint_int(checkpoint, "stop", self.kind) or int(time.time())
         after = str((checkpoint or {}).get("after") or "")
@@ -99,7 +108,7 @@ class ThreatExchangeSource(ExchangeSource):
                 "access_token": self.credentials["access_token"],
                 "start_time": start,
                 "stop_time": stop,
-                "limit": int(self.setting("page_size", PAGE_SIZE)),
+                "limit": self.page_size,
                 "fields": FIELDS,
             }
             if after:
