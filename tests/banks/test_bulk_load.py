@@ -1,4 +1,5 @@
-"""The bulk loader's read-ahead thread: order, errors in order, and never a hang on stop."""
+"""The bulk loader: the read-ahead thread (order, errors in order, never a hang on stop) and
+the SQLite page cache raised for a load only."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from safehold.banks.bulk_load import read_ahead
+from safehold.banks.service import BankService
 
 
 def test_items_arrive_in_order_and_an_error_after_them() -> None:
@@ -37,3 +42,48 @@ def test_stopping_early_never_waits_for_a_blocked_reader() -> None:
     reader.close()  # the caller stops (a database error, say)
     assert time.monotonic() - started < 5
     release.set()
+
+
+def test_sqlite_page_cache_is_raised_for_a_load_and_set_back_after(tmp_path: Path) -> None:
+    from safehold.banks.bulk_load import SQLITE_IMPORT_CACHE_KIB, load_rows
+    from safehold.banks.service import BankService
+    from safehold.settings import Settings
+    from safehold.storage.engine import SQLITE_CACHE_KIB, open_database
+
+    engine = open_database(Settings(database_url=f"sqlite:///{tmp_path}/cache.db"))
+    seen: list[int] = []
+
+    def cache_in_batches(_c: object, cursor: Any, statement: str, *_args: object) -> None:
+        # Each batch first checks that the bank still exists, on the load's connection.
+        if statement.startswith("SELECT banks.id") and "WHERE banks.id =" in statement:
+            seen.append(int(cursor.connection.execute("PRAGMA cache_size").fetchone()[0]))
+
+    try:
+        BankService(engine).create_bank("b")
+        event.listen(engine, "before_cursor_execute", cache_in_batches)
+        rows = [("md5", f"{i:032x}", None, None, "test", "") for i in range(1, 6)]
+        assert load_rows(engine, "b", rows, batch_rows=2) == 5
+        assert seen == [-SQLITE_IMPORT_CACHE_KIB] * 3  # three batches: 2 + 2 + 1 rows
+        with engine.connect() as c:  # the pool's connection again, its cache set back
+            assert c.exec_driver_sql("PRAGMA cache_size").scalar_one() == -SQLITE_CACHE_KIB
+    finally:
+        engine.dispose()
+
+
+def test_a_transaction_takes_several_batches_from_the_reader(
+    bank_service: BankService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safehold.banks import bulk_load
+
+    monkeypatch.setattr(bulk_load, "CHUNK_ROWS", 2)
+    bank_service.create_bank("b")
+    values = [f"{i:032x}" for i in range(1, 11)]
+    rows = [("md5", v, None, None, "test", "") for v in [*values[:3], values[0], *values[3:]]]
+    seen: list[tuple[int, int]] = []
+    added = bulk_load.load_rows(
+        bank_service.engine, "b", rows, batch_rows=5, on_batch=lambda *a: seen.append(a)
+    )
+    # 11 rows in batches of 2: transactions of 6 and 5 rows; the repeat of the first value
+    # (row 4, second batch of the first transaction) is skipped.
+    assert (added, seen) == (10, [(6, 5), (11, 10)])
+    assert [e.value for e in bank_service.iter_entries("b")] == values

@@ -134,7 +134,8 @@ _PG_STAGING_DDL = (
 def _insert_postgresql(c: Connection, bank_id: int, params: Sequence[EntryParams], seq: int) -> int:
     # Binary COPY into a per-session temporary staging table, then one INSERT ... SELECT ...
     # ON CONFLICT DO NOTHING in input order (ids follow the file). ON COMMIT
-    # DELETE ROWS empties the staging table with each batch's commit.
+    # DELETE ROWS empties the staging table at commit; TRUNCATE between the batches of one
+    # transaction.
     if c.dialect.driver != "psycopg":
         raise StorageError("PostgreSQL bulk loads need the psycopg driver (postgresql+psycopg)")
     columns = ", ".join(_ROW_COLUMNS)
@@ -150,7 +151,9 @@ def _insert_postgresql(c: Connection, bank_id: int, params: Sequence[EntryParams
             f"SELECT {columns}, {int(bank_id)}, now(), true, {int(seq)} FROM {_PG_STAGING} "
             f"ORDER BY ord ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
         )
-        return int(cursor.rowcount)
+        added = int(cursor.rowcount)
+        cursor.execute(f"TRUNCATE {_PG_STAGING}")  # for the next batch of this transaction
+        return added
 
 
 def insert_params(c: Connection, bank_id: int, params: Sequence[EntryParams]) -> int:
