@@ -284,3 +284,48 @@ def test_import_of_empty_lines_is_cheap_and_keeps_line_numbers(
     result = answer.json()
     assert (result["added"], result["bytes_read"]) == (1, len(body))
     assert [e["line"] for e in result["errors"]] == [30_000_001]
+
+
+def test_import_reads_every_format_the_cli_reads(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    # User test finding 4: format=vics|iwf was a 422, an IWF list sent as text/csv was CSV.
+    curator = key_headers("curator")
+    md5 = "d35c785545392755e7e4164457657269"  # aaa-orig.jpg, shared/data expected-hashes.csv
+    pdq = "f" * 64
+    iwf = f"ID,MD5,SHA-1,SHA256,PDQ,PDQ Quality,Category,PhotoDNA\n7,{md5},,,{pdq},90,B,\n"
+    context = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
+    vics = f'{{"@odata.context": "{context}", "value": [{{"MediaID": 1, "Category": 2, '
+    vics += f'"MD5": "{md5}"}}]}}'
+    cases = [
+        ("iwf-csv", "", "text/csv", iwf, {("md5", "iwf:B"), ("pdq", "iwf:B")}),
+        ("iwf-given", "?format=iwf&category_scheme=vics-us", "text/plain", iwf,
+         {("md5", "vics-us:B"), ("pdq", "vics-us:B")}),
+        ("vics-given", "?format=vics", "application/json", vics, {("md5", "vics-us:2")}),
+        ("vics-csv", "", "text/csv", vics, {("md5", "vics-us:2")}),
+        ("te-csv", "", "text/csv", f"md5,{md5},,local:x\n", {("md5", "local:x")}),
+    ]  # fmt: skip
+    for bank, query, content_type, body, expected in cases:
+        api_state.banks.create_bank(bank)
+        answer = api.post(
+            f"/v1/banks/{bank}/import{query}",
+            content=body.encode(),
+            headers={**curator, "Content-Type": content_type},
+        )
+        assert answer.status_code == 200, (bank, answer.text)
+        assert answer.json()["error_count"] == 0, (bank, answer.text)
+        got = {(e.signal_type, str(e.category)) for e in api_state.banks.iter_entries(bank)}
+        assert got == expected, bank
+
+
+def test_an_import_body_without_rows_is_a_422_as_the_cli_exits_1(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    curator = key_headers("curator")
+    api_state.banks.create_bank("empty")
+    for body in (b"", b"\n\n# only a comment\n"):
+        answer = api.post("/v1/banks/empty/import?signal_type=md5", content=body, headers=curator)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["message"] == (
+            "nothing could be read from the upload: it holds no rows"
+        )

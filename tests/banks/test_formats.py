@@ -13,6 +13,7 @@ from safehold.banks.formats import (
     CSV_COLUMNS,
     ReadItem,
     check_plain_exportable,
+    open_bank_file,
     read_bank_file,
     read_csv,
     read_plain,
@@ -272,3 +273,26 @@ def test_plain_export_of_vpdq_is_refused_before_writing() -> None:
         "vpdq values span several lines and cannot be written as a plain list; "
         "export them with --format csv, or choose another --signal-type"
     )
+
+
+@pytest.mark.parametrize("fmt", [None, "plain", "csv", "iwf"])
+def test_an_over_long_first_line_is_a_bad_row_for_every_sniffer(fmt: str | None) -> None:
+    # 2 MB: over the csv module's 128 KiB field limit and the plain list's 1 MiB line bound.
+    md5 = "d41d8cd98f00b204e9800998ecf8427e"  # MD5 of the empty string (RFC 1321 test suite)
+    header = "" if fmt in (None, "plain") else ("signal_str\n" if fmt == "csv" else "md5\n")
+    body = (header + "a" * 2_000_000 + "\n" + md5 + "\n").encode()
+    opened = open_bank_file(io.BytesIO(body), fmt=fmt, signal_type="md5")
+    assert opened.fmt == (fmt or "plain")
+    rows = list(opened.rows)
+    assert [r for r in rows if not isinstance(r, FormatError)] == [("md5", md5, None, None, "", "")]
+    (error,) = [r for r in rows if isinstance(r, FormatError)]
+    assert error.line == (1 if header == "" else 2)
+
+
+def test_a_quote_left_open_at_the_end_is_malformed_csv() -> None:
+    text = 'signal_type,signal_str\nmd5,"d41d8cd98f00b204e9800998ecf8427e\n'
+    items = list(read_csv(_lines(text)))
+    assert [(e.line, e.message) for e in items if isinstance(e, FormatError)] == [
+        (2, "line 2: malformed CSV (unexpected end of data)")
+    ]
+    assert [e for e in items if not isinstance(e, FormatError)] == []

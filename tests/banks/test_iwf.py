@@ -7,7 +7,9 @@ import hashlib
 import io
 from pathlib import Path
 
-from safehold.banks.formats import ReadItem, read_iwf, sniff_format
+import pytest
+
+from safehold.banks.formats import ReadItem, open_bank_file, read_iwf, sniff_format
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import Category, NewEntry
 from safehold.banks.service import BankService
@@ -90,3 +92,10 @@ def test_import_detects_an_iwf_list(bank_service: BankService, shared_data: Path
         ("sha1", a["sha1"]): (Category("iwf", "A"), "iwf-list"),
         ("md5", b["md5"]): (Category("local", "iwf"), "iwf-list"),
     }
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_bad_rows_after_the_header_keep_their_line_numbers(delimiter: str) -> None:
+    body = f"md5{delimiter}sha1\nzz{delimiter}\n\nyy{delimiter}\n".encode()
+    rows = list(open_bank_file(io.BytesIO(body), fmt="iwf").rows)
+    assert [r.line for r in rows if isinstance(r, FormatError)] == [2, 4]

@@ -10,6 +10,8 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,3 +169,54 @@ def test_import_detects_vics_and_reports_items(
         ("sha1", sha1_a): Category("vics-us", "1"),
         ("md5", md5_b): None,
     }
+
+
+_DEEP_READ = """
+import resource, sys
+from safehold.banks.formats import read_vics
+n = int(sys.argv[1])
+body = b'{"value":[' + b'[' * n + b']' * n + b']}'
+import io
+items = list(read_vics(io.BytesIO(body)))
+print(len(items), items[0].message)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_deep_nesting_is_one_error_in_bounded_memory() -> None:
+    # 20,000 levels cost ijson ~1 GB of prefix strings unbounded (memory grows with depth**2).
+    done = subprocess.run(
+        [sys.executable, "-c", _DEEP_READ, "20000"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    count_line, rss_line = done.stdout.splitlines()
+    assert count_line.startswith("1 ")
+    assert "nested deeper than 32 levels" in count_line
+    assert int(rss_line) < 300 * 1024  # KiB
+
+
+def test_huge_string_and_huge_media_item_are_bounded() -> None:
+    head = b'{"value":[{"MediaID":1,"MD5":"'
+    huge_string = head + b"a" * (3 * 1024 * 1024) + b'"}]}'
+    (error,) = list(read_vics(io.BytesIO(huge_string)))
+    assert isinstance(error, FormatError)
+    assert "a string or number over 1048576 bytes" in error.message
+    keys = b",".join(b'"k%d":0' % i for i in range(600_000))
+    huge_item = b'{"value":[{"MediaID":1,' + keys + b"}]}"
+    (error,) = list(read_vics(io.BytesIO(huge_item)))
+    assert isinstance(error, FormatError)
+    assert "an item over 4194304 bytes" in error.message
+
+
+def test_control_characters_are_escaped_and_a_wrong_top_level_is_named() -> None:
+    body = b'{"value": [{"MediaID": "\\u0000\\u001b[31m", "MD5": "zz"}]}'
+    (error,) = list(read_vics(io.BytesIO(body)))
+    assert isinstance(error, FormatError)
+    assert error.message.startswith("media item 1 (MediaID \\x00\\x1b[31m): MD5: ")
+    assert not any(ord(c) < 32 for c in error.message)
+    (error,) = list(read_vics(io.BytesIO(b"[1,2,3]")))
+    assert isinstance(error, FormatError)
+    assert error.message == 'the top level is not a VICS object ({"value": [media, ...]})'
+    (error,) = list(read_vics(io.BytesIO(b'{"odata.metadata": "x"}')))
+    assert isinstance(error, FormatError)
+    assert error.message == 'no media item: VICS keeps them in an array under "value"'

@@ -100,3 +100,28 @@ def test_vics_export_reads_back_with_its_scheme_and_iwf_lists_import(
     assert sorted(listed.stdout.splitlines()[1:]) == [
         f"md5,{MD5},,vics-us:A,,,MediaID 1", f"sha1,{sha1},,vics-us:A,,,MediaID 2"
     ]  # fmt: skip
+
+
+def test_an_iwf_list_named_csv_is_read_as_iwf_without_format(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The IWF's own header (user test finding 5): every row was "unknown signal type".
+    iwf = tmp_path / "iwf-list.csv"
+    iwf.write_text(
+        f"ID,MD5,SHA-1,SHA256,PDQ,PDQ Quality,Category,PhotoDNA\n7,{MD5},,,{PDQ},90,B,\n"
+    )
+    assert runner.invoke(app, ["bank", "create", "iwf"]).exit_code == 0
+    result = runner.invoke(app, ["bank", "import", "iwf", str(iwf)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("iwf: 2 added, 0 duplicates skipped, 0 bad rows\n")
+    listed = runner.invoke(app, ["bank", "export", "iwf", "--format", "csv"])
+    rows = sorted(csv.DictReader(listed.stdout.splitlines()), key=lambda r: r["signal_type"])
+    assert [(r["signal_type"], r["signal_str"], r["category"]) for r in rows] == [
+        ("md5", MD5, "iwf:B"),
+        ("pdq", PDQ, "iwf:B"),
+    ]
+    plain_csv = tmp_path / "te.csv"
+    plain_csv.write_text(f"md5,{MD5}\n")  # a threatexchange CSV without header stays CSV
+    assert runner.invoke(app, ["bank", "create", "te"]).exit_code == 0
+    result = runner.invoke(app, ["bank", "import", "te", str(plain_csv)])
+    assert result.stderr.startswith("te: 1 added, 0 duplicates skipped, 0 bad rows\n")

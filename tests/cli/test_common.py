@@ -24,6 +24,7 @@ from safehold.cli.common import (
     load_settings,
     make_console,
 )
+from safehold.cli.main import app as main_app
 from safehold.errors import ConfigurationError, NotFoundError
 from safehold.settings import Settings, get_settings
 
@@ -173,3 +174,31 @@ def test_piped_output_is_never_wrapped_or_cut() -> None:
     assert f"a message naming {'long-name-' * 20}.jpg" in lines
     assert any("x" * 150 in line and HASH in line for line in lines)
     assert "…" not in result.stdout
+
+
+def _complex_settings() -> list[str]:
+    """Settings pydantic-settings reads as JSON (lists, dicts, sets, tuples)."""
+    return [
+        name
+        for name, info in Settings.model_fields.items()
+        if getattr(info.annotation, "__origin__", None) in (list, dict, set, tuple)
+    ]
+
+
+@pytest.mark.usefixtures("clean_settings")
+@pytest.mark.parametrize("name", _complex_settings())
+def test_a_setting_that_is_not_json_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(f"SAFEHOLD_{name.upper()}", "notjson")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert info.value.message.startswith(f"setting SAFEHOLD_{name.upper()}: not valid JSON")
+    result = CliRunner().invoke(main_app, ["exchange", "list"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: setting SAFEHOLD_{name.upper()}: not valid JSON")
+    assert "notjson" not in result.stderr
+
+
+def test_the_list_settings_are_found() -> None:
+    assert "fetch_allow_networks" in _complex_settings()

@@ -126,3 +126,22 @@ def test_import_keeps_versions_and_skips_duplicates(bank_service: BankService) -
     assert bank_service.add_entries("urls", again, validated=True) == 1  # one duplicate
     stored = {e.value: list_version_of(e.note) for e in bank_service.iter_entries("urls")}
     assert stored == {"example.com/": "1", "example.com/a?b": "1", "example.com/c": "2"}
+
+
+def test_an_over_long_first_line_is_a_bad_row_not_a_crash() -> None:
+    # Over the csv module's 128 KiB field limit: the sniffer must not raise csv.Error.
+    body = b"http://" + b"x" * 2_000_000 + b"\nhttp://a.example/\n"
+    lines = DecodedLines(io.BytesIO(body), name="f", max_line_bytes=64 * 1024 * 1024)
+    fmt = sniff_url_format(lines.head(64))
+    assert fmt == "plain"
+    items = list(read_url_list(lines, fmt))
+    assert _errors(items) == [(1, "line 1: a URL is at most 8192 bytes (got 2000007)")]
+    assert [e.value for e in _entries(items)] == ["a.example/"]
+
+
+def test_a_quote_left_open_in_a_csv_list_is_malformed() -> None:
+    body = b'url\nhttp://a.example/\n"http://c4.example/,x\n'
+    lines = DecodedLines(io.BytesIO(body), name="f", max_line_bytes=PLAIN_LINE_LIMIT)
+    items = list(read_url_list(lines, "csv"))
+    assert [e.value for e in _entries(items)] == ["a.example/"]
+    assert _errors(items) == [(3, "line 3: malformed CSV (unexpected end of data)")]

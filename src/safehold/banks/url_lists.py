@@ -30,6 +30,7 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 
+from safehold.banks.formats.csv_format import line_cells
 from safehold.banks.lines import DecodedLines
 from safehold.banks.models import Category, NewEntry
 from safehold.banks.validation import validate_category, validate_text
@@ -97,7 +98,7 @@ def sniff_url_format(lines: Iterable[str]) -> str:
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        return "csv" if _header(next(csv.reader([text]), [])) is not None else "plain"
+        return "csv" if _header(line_cells(text)) is not None else "plain"
     return "plain"
 
 
@@ -194,7 +195,7 @@ def _read_csv(lines: DecodedLines, rows: _Rows) -> Iterator[_ReadItem]:
     columns: dict[int, str] | None = None
     version: str | None = None
     last = 0
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # strict: a quote left open is malformed
     while True:
         start = last + 1
         try:

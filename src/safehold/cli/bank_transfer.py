@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from safehold.banks.formats import CLI_OPTIONS, FORMATS
+from safehold.banks.formats.reading import HEAD_BYTES, csv_file_format
 from safehold.banks.importing import ImportProgress, ImportReport, import_bank_file
 from safehold.banks.models import Category
 from safehold.cli.bank_export import export
@@ -21,6 +22,7 @@ from safehold.cli.bank_files import open_binary, progress_bar
 from safehold.cli.common import (
     count_noun,
     display_path,
+    display_text,
     get_bank_service,
     handle_errors,
     load_settings,
@@ -80,7 +82,7 @@ def import_(
     with handle_errors():
         fmt = _check_format(fmt)
         if not fmt and file.lower().endswith(".csv"):
-            fmt = "csv"
+            fmt = _csv_named_format(file)
         service = get_bank_service()
         bank = service.get_bank(name)
         cat = Category.parse(category) if category else None
@@ -123,13 +125,26 @@ def _print_report(
     shown_errors = report.errors[:MAX_ERRORS_SHOWN]
     for error in shown_errors:
         where = f"line {error.line}: " if error.line is not None else ""
-        console.print(f"  {where}{error.message}", markup=False)
+        console.print(f"  {where}{display_text(error.message, markup=False)}", markup=False)
     if report.error_count > len(shown_errors):
         more = count_noun(report.error_count - len(shown_errors), "more bad row")
         console.print(f"  ... and {more}", markup=False)
     if report.added + report.duplicates == 0:
         console.print(f"error: nothing could be read from {shown}", markup=False)
         raise typer.Exit(EXIT_NOTHING_READ)
+
+
+def _csv_named_format(path: str) -> str:
+    """The format of a ``*.csv`` file: ``iwf`` for a header of hash-type columns, else ``csv``
+    (:func:`~safehold.banks.formats.reading.csv_file_format`; VICS JSON stays detected)."""
+    if not os.path.isfile(path):
+        return "csv"  # a FIFO is read once, by the import
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    except OSError:
+        return "csv"  # open_binary reports it
+    return csv_file_format(head) or ""
 
 
 def _refuse_media(path: str, shown: str, bank: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.markup import escape as escape_markup
 
@@ -43,6 +45,8 @@ EXIT_BROKEN_PIPE = 141
 #: once escaped).
 UNWRAPPED_WIDTH = 1 << 16
 
+#: How pydantic-settings' SettingsError names the field it could not parse.
+_SETTINGS_FIELD = re.compile(r'field "(\w+)"')
 _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 #: Unicode categories escaped by :func:`display_path`: controls, format characters (bidi
 #: overrides, zero-width), line and paragraph separators, and lone surrogates.
@@ -141,14 +145,22 @@ def count_noun(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
-def settings_error(exc: ValidationError) -> ConfigurationError:
+def settings_error(exc: ValidationError | SettingsError) -> ConfigurationError:
     """Turn pydantic's error for a bad ``SAFEHOLD_*`` variable into a one-line message.
+
+    ``exc`` is a ``ValidationError`` (a value out of range or of the wrong type) or
+    pydantic-settings' ``SettingsError`` (a list or dict setting that is not JSON; its message
+    names the field as ``field "name"``).
 
     Returns:
         ``ConfigurationError("setting SAFEHOLD_PDQ_THRESHOLD: Input should be ...")``; several
         bad settings are joined with ``"; "``. The offending value is not echoed (a database
         URL may hold a password).
     """
+    if isinstance(exc, SettingsError):
+        found = _SETTINGS_FIELD.search(str(exc))
+        name = f"SAFEHOLD_{found.group(1).upper()}" if found else "SAFEHOLD_*"
+        return ConfigurationError(f'setting {name}: not valid JSON (a list is written ["a", "b"])')
     parts = []
     for err in exc.errors():
         field = ".".join(str(part) for part in err.get("loc", ())) or "?"
@@ -166,7 +178,7 @@ def load_settings() -> Settings:
     """
     try:
         return get_settings()
-    except ValidationError as exc:
+    except (ValidationError, SettingsError) as exc:
         raise settings_error(exc) from None
 
 
@@ -204,6 +216,9 @@ def handle_errors() -> Iterator[None]:
     except ValidationError as exc:
         if exc.title != Settings.__name__:
             raise
+        typer.echo(f"error: {settings_error(exc).message}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except SettingsError as exc:
         typer.echo(f"error: {settings_error(exc).message}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     except BrokenPipeError:

@@ -24,6 +24,7 @@ from safehold.cli.bank_files import ImportTally, open_input, progress_bar
 from safehold.cli.common import (
     count_noun,
     display_path,
+    display_text,
     get_bank_service,
     handle_errors,
     make_console,
@@ -219,7 +220,7 @@ def import_list(
         markup=False,
     )
     for error in tally.errors:
-        console.print(f"  {error.message}", markup=False)
+        console.print(f"  {display_text(error.message, markup=False)}", markup=False)
     if tally.bad > len(tally.errors):
         more = count_noun(tally.bad - len(tally.errors), "more bad row")
         console.print(f"  ... and {more}", markup=False)

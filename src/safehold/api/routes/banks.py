@@ -31,6 +31,7 @@ from safehold.api.schemas.banks import (
     ImportResult,
 )
 from safehold.api.schemas.common import AUTH_RESPONSES, ErrorBody
+from safehold.banks.formats.reading import HEAD_BYTES, csv_file_format
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import Category
 from safehold.banks.service import BankService
@@ -49,10 +50,12 @@ SPOOL_MEMORY_BYTES = 1024 * 1024
 _IMPORT_BODY = {
     "requestBody": {
         "required": True,
-        "description": "the bank file: CSV (text/csv) or a plain list (text/plain), UTF-8",
+        "description": "the bank file, UTF-8: CSV or IWF-style CSV (text/csv), a plain list "
+        "(text/plain) or VICS JSON (application/json); the format is detected unless given",
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "string"}},
         },
     }
 }
@@ -136,7 +139,7 @@ async def summarize_bank(
 
 @router.post(
     "/v1/banks/{bank_name}/import",
-    summary="Bulk-import a bank file (CSV or plain list)",
+    summary="Bulk-import a bank file (CSV, plain list, IWF-style CSV or VICS JSON)",
     openapi_extra=_IMPORT_BODY,
     responses={
         404: {"model": ErrorBody, "description": "no such bank"},
@@ -150,8 +153,11 @@ async def import_entries(
     state: StateDep,
     _key: CuratorKey,
     fmt: Annotated[
-        Literal["csv", "plain"] | None,
-        Query(alias="format", description="default: csv for text/csv bodies, else sniffed"),
+        Literal["csv", "plain", "iwf", "vics"] | None,
+        Query(
+            alias="format",
+            description="default: detected from the body (a text/csv body is csv or iwf)",
+        ),
     ] = None,
     signal_type: Annotated[
         str | None, Query(max_length=32, description="for rows that name none, e.g. pdq")
@@ -164,15 +170,22 @@ async def import_entries(
         ),
     ] = None,
     source: Annotated[str, Query(max_length=SOURCE_LENGTH)] = "",
+    category_scheme: Annotated[
+        str | None,
+        Query(
+            max_length=CATEGORY_PART_LENGTH,
+            description="scheme of bare category codes (iwf: default iwf; vics: the file's)",
+        ),
+    ] = None,
 ) -> ImportResult:
     """Reads the body as ``safehold bank import`` reads a file (docs/banks.md): bad rows are
     reported by line number (the first 100; ``error_count`` counts all) and skipped, the
-    rest is added in batches of 10,000; duplicates are counted, not errors."""
+    rest is added in batches of 10,000; duplicates are counted, not errors. A body with no
+    row at all is a 422, as ``safehold bank import`` exits 1 on it."""
     await run_in_threadpool(state.banks.get_bank, bank_name)  # 404 before reading the body
     cat = _category(category)
     validate_text("source", source, SOURCE_LENGTH)  # one 422, not an error on every row
-    if fmt is None and request.headers.get("content-type", "").startswith("text/csv"):
-        fmt = "csv"
+    csv_body = request.headers.get("content-type", "").startswith("text/csv")
     limit = state.settings.max_import_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
@@ -181,21 +194,26 @@ async def import_entries(
     try:
         size = await _spool_body(request, spool, limit)
         spool.seek(0)
-        _refuse_media(spool.read(SNIFF_BYTES), bank_name)
+        head = spool.read(HEAD_BYTES)
+        _refuse_media(head[:SNIFF_BYTES], bank_name)
+        read_as = csv_file_format(head) if fmt is None and csv_body else fmt
         spool.seek(0)
         report = await run_in_threadpool(
             import_bank_file,
             state.banks,
             bank_name,
             cast(BinaryIO, spool),
-            fmt=fmt,
+            fmt=read_as,
             signal_type=signal_type,
             category=cat,
             source=source,
+            category_scheme=category_scheme,
             vpdq_seconds_per_frame=state.settings.vpdq_seconds_per_frame,
         )
     finally:
         spool.close()
+    if report.added + report.duplicates + report.error_count == 0:
+        raise InvalidInputError("nothing could be read from the upload: it holds no rows")
     return ImportResult.of(report, size)
 
 

@@ -47,7 +47,8 @@ CSV_FIELD_LIMIT = 64 * 1024 * 1024
 _FIELDS = ("signal_type", "signal_str", "collab", "category", "tags", "quality", "note")
 
 __all__ = [
-    "CSV_FIELD_LIMIT", "HEADER_ALIASES", "csv_rows", "header_map", "read_csv_rows", "row_problems",
+    "CSV_FIELD_LIMIT", "HEADER_ALIASES", "csv_rows", "header_map", "line_cells", "read_csv_rows",
+    "row_problems",
 ]  # fmt: skip
 
 
@@ -59,21 +60,33 @@ def header_map(row: list[str]) -> dict[int, str] | None:
     return {i: HEADER_ALIASES[n] for i, n in enumerate(names) if n in HEADER_ALIASES}
 
 
+def line_cells(line: str, delimiter: str = ",") -> list[str]:
+    """The cells of one line read as a CSV row (for sniffing a header), ``[]`` when it is not
+    one (a field over the csv module's limit, a NUL character, a quote left open)."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+    except csv.Error:
+        return []
+
+
 def row_problems(lines: Iterable[str]) -> Callable[[int, int], str | None] | None:
     """``lines.problem_in`` for :class:`DecodedLines` (undecodable or over-long lines)."""
     return lines.problem_in if isinstance(lines, DecodedLines) else None
 
 
-def csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | FormatError]]:
+def csv_rows(
+    lines: Iterable[str], first_line: int = 1
+) -> Iterator[tuple[int, list[str] | FormatError]]:
     """``(first physical line, cells)`` per CSV row, or a :class:`FormatError` for a row that
-    is malformed, undecodable, over-long or holds a NUL character."""
+    is malformed, undecodable, over-long or holds a NUL character. ``first_line``: the number
+    of the first line ``lines`` yields (a :class:`DecodedLines` read past a header)."""
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
     problem_in = row_problems(lines)
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # strict: a quote left open is malformed
     # Physical line numbers: DecodedLines reads a run of empty lines as one item.
     decoded = lines if isinstance(lines, DecodedLines) else None
-    last_line = 0
+    last_line = first_line - 1
     while True:
         start = last_line + 1
         try:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 
-from safehold.banks.formats.csv_format import csv_rows, row_problems
+from safehold.banks.formats.csv_format import csv_rows, line_cells, row_problems
 from safehold.banks.formats.fields import RowBuilder, RowItem
 from safehold.banks.formats.plain import numbered
 from safehold.banks.lines import DecodedLines
@@ -60,7 +60,7 @@ def iwf_header(line: str) -> tuple[str, dict[int, str]] | None:
     list (at least one hash column and no ``signal_str``-like column), else None."""
     best: tuple[str, dict[int, str]] | None = None
     for delimiter in _DELIMITERS:
-        cells = next(csv.reader([line], delimiter=delimiter), [])
+        cells = line_cells(line, delimiter)
         keys = [_key(c) for c in cells]
         if {"signalstr", "signal", "signaltype", "hash", "value"} & set(keys) or any(
             len(k) >= 16 and _HEX.issuperset(k) for k in keys
@@ -152,7 +152,8 @@ def _rows(
     problem_in: Callable[[int, int], str | None] | None,
 ) -> Iterator[tuple[int, list[str] | FormatError]]:
     if delimiter == ",":
-        for start, row in csv_rows(lines):
+        first = lines.line + 1 if isinstance(lines, DecodedLines) else 1
+        for start, row in csv_rows(lines, first):
             at = start + offset
             yield at, FormatError(_bare(row), at) if isinstance(row, FormatError) else row
         return
@@ -164,4 +165,7 @@ def _rows(
         elif "\x00" in line:
             yield number, FormatError("a NUL character", number)
         else:
-            yield number, next(csv.reader([line], delimiter=delimiter), [])
+            try:
+                yield number, next(csv.reader([line], delimiter=delimiter, strict=True), [])
+            except csv.Error as exc:
+                yield number, FormatError(f"malformed CSV ({exc})", number)

@@ -10,12 +10,11 @@ header naming hash columns (``md5``, ``sha1``, ...) is IWF-style, anything else 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from safehold.banks.formats.csv_format import header_map, read_csv_rows
+from safehold.banks.formats.csv_format import header_map, line_cells, read_csv_rows
 from safehold.banks.formats.fields import CLI_OPTIONS, OptionNames, RowBuilder, RowItem
 from safehold.banks.formats.iwf import IWF_SCHEME, iwf_header, read_iwf_rows
 from safehold.banks.formats.plain import read_plain_rows
@@ -35,7 +34,10 @@ FORMATS = ("csv", "plain", "iwf", "vics")
 #: Lines read ahead to tell a CSV file (header row) from a plain list.
 SNIFF_LINES = 64
 
-__all__ = ["FORMATS", "BankFileRows", "CountingReader", "open_bank_file", "sniff_format"]
+__all__ = [
+    "FORMATS", "HEAD_BYTES", "BankFileRows", "CountingReader", "csv_file_format", "open_bank_file",
+    "sniff_format",
+]  # fmt: skip
 
 
 def sniff_format(lines: Iterable[str]) -> str:
@@ -46,11 +48,23 @@ def sniff_format(lines: Iterable[str]) -> str:
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        row = next(csv.reader([text]), [])
-        if header_map(row) is not None:
+        if header_map(line_cells(text)) is not None:
             return "csv"
         return "iwf" if iwf_header(text) is not None else "plain"
     return "plain"
+
+
+def csv_file_format(head: bytes) -> str | None:
+    """The format of a file said to be CSV (a ``*.csv`` name, a ``text/csv`` upload) from its
+    first bytes: ``iwf`` for a header of hash-type columns (content beats the name), ``csv``
+    otherwise (a threatexchange CSV may have no header), None (detect) for VICS JSON."""
+    if looks_like_vics(head):
+        return None
+    text = head.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if len(head) >= HEAD_BYTES and len(lines) > 1:
+        lines.pop()  # maybe cut short
+    return "iwf" if sniff_format(lines[:SNIFF_LINES]) == "iwf" else "csv"
 
 
 class CountingReader:

@@ -31,7 +31,9 @@ from typing import Any, Protocol
 import ijson  # type: ignore[import-untyped]
 
 from safehold.banks.formats.fields import RowBuilder, RowItem
+from safehold.banks.formats.json_bounds import BoundedJson, JsonBoundError
 from safehold.errors import FormatError
+from safehold.output_files import printable
 
 #: Scheme of category codes when the file's variant does not say.
 DEFAULT_VICS_SCHEME = "vics"
@@ -133,7 +135,7 @@ def read_vics_rows(
     if not head:
         head = binary.read(HEAD_BYTES)
     layout = layout or vics_layout(head)
-    stream = _Replay(head, binary)
+    stream = BoundedJson(_Replay(head, binary), item_depth=layout.prefix.count(".") + 2)
     position = 0
     media_id: object = None
     try:
@@ -144,21 +146,34 @@ def read_vics_rows(
                 continue
             media_id = media.get("MediaID")
             yield from _media_rows(media, position, media_id, builder, layout)
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, JsonBoundError) as exc:
         after = f"after media item {position}" if position else "before any media item"
         yield FormatError(f"malformed JSON {after} ({_short(exc)}); the rest was not read")
+        return
+    if position == 0:
+        yield FormatError(_no_media(head, layout))
+
+
+def _no_media(head: bytes, layout: VicsLayout) -> str:
+    """Why a well-formed JSON document held no media item."""
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return 'the top level is not a VICS object ({"value": [media, ...]})'
+    where = '"value"' if layout.prefix == "value.item" else '"Media" of a case in "value"'
+    return f"no media item: VICS keeps them in an array under {where}"
 
 
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
+    return printable(text[:120])
 
 
 def _media_rows(
     media: dict[str, Any], position: int, media_id: object, builder: RowBuilder, layout: VicsLayout
 ) -> Iterator[RowItem]:
     where = f"media item {position}" + (
-        f" (MediaID {media_id})" if isinstance(media_id, int | float | str) else ""
+        f" (MediaID {printable(str(media_id))[:100]})"
+        if isinstance(media_id, int | float | str)
+        else ""
     )
     category = media.get("Category")
     code = ""

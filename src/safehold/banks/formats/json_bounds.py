@@ -1,0 +1,129 @@
+"""Bounds on a JSON byte stream before a streaming parser sees it: depth, token and item size.
+
+ijson builds a prefix string per nesting level (``value.item.item...``), so a document nested
+``n`` deep costs memory growing with ``n**2`` (60,000 levels in a 120 KB file took 7.7 GB); it
+also buffers a whole string or number however long, and builds a whole item however many keys
+it has. :class:`BoundedJson` sits between the byte stream and the parser: it scans each chunk
+for brackets outside strings (one regex pass, strings skipped with the unrolled-loop pattern of
+Friedl, *Mastering Regular Expressions*, 3rd ed., 6.4, made possessive) and stops the read with
+:class:`JsonBoundError` once the depth, a single token or an item passes its bound, so memory
+stays bounded whatever the file holds. A chunk is handed on only up to the last complete token;
+an unfinished string or number is held back until it ends (and is bounded while held).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+#: Deepest nesting allowed (a VICS media item sits 3 or 5 levels deep; its own fields a few more).
+MAX_JSON_DEPTH = 32
+#: Longest single string, key or number, in bytes (a PhotoDNA value is ~200 bytes).
+MAX_TOKEN_BYTES = 1024 * 1024
+#: Largest single item (a VICS media object, everything inside it), in bytes.
+MAX_ITEM_BYTES = 4 * 1024 * 1024
+#: Bytes read from the source when the parser asks for "all".
+_CHUNK = 64 * 1024
+
+# Everything up to the next bracket outside a string (group 1), the start of a string left open
+# at the end of the chunk (group 1 is '"'), or the end of the chunk (group 1 is empty).
+# Possessive quantifiers: no backtracking, one pass over the chunk.
+_TOKENS = re.compile(rb'(?:[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+([\[\]{}]|"|\Z)', re.DOTALL)
+# Bytes that end a number or literal (an unfinished one at the end of a chunk is held back).
+_DELIMITERS = b' \t\r\n"[]{},:'
+_OPEN = (b"[", b"{")
+
+__all__ = ["MAX_ITEM_BYTES", "MAX_JSON_DEPTH", "MAX_TOKEN_BYTES", "BoundedJson", "JsonBoundError"]
+
+
+class JsonBoundError(Exception):
+    """The JSON stream passed one of the bounds (message says which, terminal-safe)."""
+
+
+class _Source(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class BoundedJson:
+    """A byte stream (``read(size) -> bytes``) that raises :class:`JsonBoundError` from
+    ``read`` when the JSON read so far is nested deeper than ``max_depth``, holds a string or
+    number over ``max_token`` bytes, or an item opened at depth ``item_depth`` (1 = the top
+    level value) spans over ``max_item`` bytes.
+
+    ``depth`` and ``offset`` (bytes checked so far) are public.
+    """
+
+    def __init__(
+        self,
+        source: _Source,
+        item_depth: int,
+        *,
+        max_depth: int = MAX_JSON_DEPTH,
+        max_token: int = MAX_TOKEN_BYTES,
+        max_item: int = MAX_ITEM_BYTES,
+    ) -> None:
+        self.source = source
+        self.item_depth = item_depth
+        self.max_depth = max_depth
+        self.max_token = max_token
+        self.max_item = max_item
+        self.depth = 0
+        self.offset = 0
+        self._ready = b""
+        self._pending = b""
+        self._item_start: int | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (a chunk when negative) of checked JSON; ``b""`` at the end.
+
+        Raises:
+            JsonBoundError: a bound is passed (nothing past that point is handed on).
+        """
+        if size == 0:
+            return b""  # ijson asks for 0 bytes to learn the stream's type
+        size = size if size > 0 else _CHUNK
+        while not self._ready:
+            chunk = self.source.read(size)
+            if not chunk:
+                self._ready, self._pending = self._pending, b""
+                break
+            data = self._pending + chunk if self._pending else chunk
+            cut = self._scan(data)
+            self._ready, self._pending = data[:cut], data[cut:]
+            if len(self._pending) > self.max_token:
+                raise JsonBoundError(f"a string or number over {self.max_token} bytes")
+        out, self._ready = self._ready[:size], self._ready[size:]
+        return out
+
+    def _scan(self, data: bytes) -> int:
+        """Track depth over ``data``; return where its unfinished last token starts."""
+        depth, item_start, base = self.depth, self._item_start, self.offset
+        end = len(data)
+        for match in _TOKENS.finditer(data):
+            token = match.group(1)
+            if token == b'"':
+                end = match.start(1)
+                break
+            if not token:
+                end = 1 + max(data.rfind(byte) for byte in _DELIMITERS)
+                break
+            if token in _OPEN:
+                depth += 1
+                if depth > self.max_depth:
+                    raise JsonBoundError(f"JSON nested deeper than {self.max_depth} levels")
+                if depth == self.item_depth:
+                    item_start = base + match.start(1)
+            else:
+                if depth == self.item_depth and item_start is not None:
+                    self._check_item(base + match.start(1) - item_start)
+                    item_start = None
+                depth -= 1
+        self.depth, self._item_start = depth, item_start
+        self.offset = base + end
+        if item_start is not None:
+            self._check_item(base + end - item_start)
+        return end
+
+    def _check_item(self, size: int) -> None:
+        if size > self.max_item:
+            raise JsonBoundError(f"an item over {self.max_item} bytes")
