@@ -112,3 +112,36 @@ def test_routes_and_metrics(
         assert 'safehold_exchange_consecutive_failures{exchange="web"} 0.0' in metrics
         assert 'safehold_exchange_entries_added_total{exchange="web"} 2.0' in metrics
         assert 'safehold_exchange_lag_seconds{exchange="web"}' in metrics
+
+
+def test_deleting_a_bank_over_http_refuses_while_exchanges_feed_it(
+    exchange_settings: Settings,
+) -> None:
+    """As ``safehold bank delete``: the /v1 route answers 409 naming the exchanges unless
+    ``force=true``; the HMA route (no force) refuses too, so credentials are never lost by
+    accident."""
+    with TestClient(create_app(exchange_settings), raise_server_exceptions=False) as client:
+        state = client.app.state.safehold  # type: ignore[attr-defined]
+        for bank in ("fed", "HMA_FED"):
+            state.banks.create_bank(bank)
+            state.exchanges.add_exchange(
+                f"{bank.lower()}-list",
+                "list",
+                bank,
+                settings={"url": "https://lists.example.org/l.txt", "signal_type": "md5"},
+                enabled=False,
+            )
+        curator = {"Authorization": f"Bearer {state.keys.create_key('c', ['curator']).secret}"}
+
+        refused = client.delete("/v1/banks/fed", headers=curator)
+        assert refused.status_code == 409
+        assert refused.json()["error"]["type"] == "conflict"
+        assert "fed-list" in refused.json()["error"]["message"]
+        hma = client.delete("/c/bank/HMA_FED", headers=curator)
+        assert hma.status_code == 409
+        assert [e.name for e in state.exchanges.list_exchanges()] == ["fed-list", "hma_fed-list"]
+
+        forced = client.delete("/v1/banks/fed?force=true", headers=curator)
+        assert forced.status_code == 204
+        assert client.get("/v1/banks/fed", headers=curator).status_code == 404
+        assert [e.name for e in state.exchanges.list_exchanges()] == ["hma_fed-list"]

@@ -31,12 +31,18 @@ from safehold.api.schemas.banks import (
     ImportResult,
 )
 from safehold.api.schemas.common import AUTH_RESPONSES, ErrorBody
+from safehold.api.state import ServiceState
 from safehold.banks.formats.reading import HEAD_BYTES, csv_file_format
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import Category
 from safehold.banks.service import BankService
 from safehold.banks.validation import validate_text
-from safehold.errors import ContentTooLargeError, InvalidInputError, SafeholdError
+from safehold.errors import (
+    ConflictError,
+    ContentTooLargeError,
+    InvalidInputError,
+    SafeholdError,
+)
 from safehold.signals.content import SNIFF_BYTES, sniff
 from safehold.storage.tables import CATEGORY_PART_LENGTH, NAME_LENGTH, SOURCE_LENGTH
 
@@ -120,11 +126,41 @@ async def update_bank(
     return await run_in_threadpool(_update, state.banks, bank_name, body)
 
 
-@router.delete("/v1/banks/{bank_name}", status_code=204, summary="Delete a bank and its entries")
-async def delete_bank(bank_name: BankName, state: StateDep, _key: CuratorKey) -> Response:
+def delete_bank_unless_fed(state: ServiceState, bank_name: str, force: bool) -> None:
+    """Delete a bank, refusing while exchanges fetch into it unless ``force``.
+
+    Raises:
+        NotFoundError: no such bank.
+        ConflictError: exchanges feed the bank and ``force`` is false.
+    """
+    fed = state.exchanges.exchanges_of_bank(bank_name)
+    if fed and not force:
+        names = ", ".join(e.name for e in fed)
+        raise ConflictError(
+            f"bank {bank_name} is fed by the exchanges {names}: remove them first, or delete "
+            "with force=true (they are deleted with the bank, credentials and checkpoints too)"
+        )
+    state.banks.delete_bank(bank_name)  # its exchanges go with it (foreign key)
+
+
+@router.delete(
+    "/v1/banks/{bank_name}",
+    status_code=204,
+    summary="Delete a bank and its entries",
+    responses={409: {"model": ErrorBody, "description": "exchanges feed the bank"}},
+)
+async def delete_bank(
+    bank_name: BankName,
+    state: StateDep,
+    _key: CuratorKey,
+    force: Annotated[
+        bool, Query(description="also delete the exchanges that fetch into the bank")
+    ] = False,
+) -> Response:
     """Deletes the bank, its entries and its actions for good (PATCH ``enabled: false``
-    keeps them); every worker's index drops the entries."""
-    await run_in_threadpool(state.banks.delete_bank, bank_name)
+    keeps them); every worker's index drops the entries. Refused (409) while exchanges fetch
+    into the bank, unless ``force=true`` (then they are deleted with it)."""
+    await run_in_threadpool(delete_bank_unless_fed, state, bank_name, force)
     return Response(status_code=204)
 
 

@@ -27,6 +27,7 @@ from safehold.api.hma_content import (
     resolve_signal_type,
     select_signal_types,
 )
+from safehold.api.routes.banks import delete_bank_unless_fed
 from safehold.api.schemas.common import AUTH_RESPONSES, error_responses
 from safehold.api.schemas.hma import (
     HmaBank,
@@ -95,9 +96,10 @@ def update_bank(bank_name: str, body: HmaBankUpdate, state: StateDep, _key: Cura
 
 @router.delete("/bank/{bank_name}", summary="Delete a bank and its entries (HMA)")
 def delete_bank(bank_name: str, state: StateDep, _key: CuratorKey) -> HmaMessage:
-    """Delete the bank; like HMA, deleting a bank that does not exist succeeds."""
+    """Delete the bank; like HMA, deleting a bank that does not exist succeeds. Refused (409)
+    while exchanges fetch into the bank (the ``/v1`` route has ``force``)."""
     with contextlib.suppress(NotFoundError):
-        state.banks.delete_bank(bank_name)
+        delete_bank_unless_fed(state, bank_name, force=False)
     return HmaMessage(message="Done")
 
 
