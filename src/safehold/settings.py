@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     stream_lease_seconds: float = Field(30.0, ge=1, le=3600)
     stream_max_per_process: int = Field(50, ge=1, le=10_000)
     stream_monitor_in_service: bool = True
+    stream_udp_listen: bool = False
     # -- exchanges (``safehold exchange``): credential key, schedule, limits --------------------
     exchange_key: SecretStr | None = None
     exchange_key_file: Path | None = None

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from safehold.api.app import create_app
 from safehold.api.state import ServiceState
+from safehold.livestreams.store import StreamStore
 from safehold.settings import Settings
 
 from .conftest import CHAIR_STARTS_AT, HlsStream, LiveServer
@@ -151,6 +153,9 @@ def test_stopping_a_stream(stream_api: TestClient, live_server: LiveServer) -> N
         ({"url": "http://127.0.0.1/x", "banks": ["nope"]}, 404, "nope"),
         ({"url": "http://127.0.0.1/x", "decision": {"frames": 3, "window": 2}}, 422, "frames"),
         ({"url": "http://127.0.0.1/x", "decode": "fast"}, 422, "decode"),
+        ({"url": "http://127.0.0.1/x", "bank": "chair"}, 422, "bank"),  # the field is "banks"
+        ({"url": "http://127.0.0.1/x", "decision": {"frames": 1, "windw": 2}}, 422, "windw"),
+        ({"url": "udp://@:1234"}, 422, "listening for UDP streams"),
     ],
 )
 def test_bad_registrations_get_4xx_with_a_reason(
@@ -170,3 +175,30 @@ def test_unknown_stream_and_scopes(stream_api: TestClient) -> None:
     )
     assert stream_api.get("/v1/streams", headers=_headers(stream_api, "client")).status_code == 403
     assert stream_api.get("/v1/streams", headers=_headers(stream_api, "curator")).status_code == 403
+
+
+def test_a_service_shutdown_hands_its_live_streams_over(
+    db_settings: Settings,
+    clean_streams: object,
+    live_server: LiveServer,
+    clips: dict[str, tuple[Path, list[tuple[str, float]]]],
+) -> None:
+    """A deploy or restart must not end monitoring: a worker shutting down releases its live
+    streams as ``pending`` (claimable at once), not ``stopped``."""
+    folder, segments = clips["doorknob"]
+    live_server.hls["handover"] = HlsStream(folder, segments, speed=0.5)  # 16 s of stream
+    settings = db_settings.model_copy(
+        update={"fetch_allow_networks": ["127.0.0.0/8"], "stream_lease_seconds": 1.5}
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        headers = _headers(client, "matcher")
+        made = client.post(
+            "/v1/streams", json={"url": live_server.url("/handover/index.m3u8")}, headers=headers
+        ).json()
+        _wait_for(client, f"/v1/streams/{made['id']}", headers, "live")
+        engine = client.app.state.safehold.engine  # type: ignore[attr-defined]
+    # the app has shut down here
+    record = StreamStore(engine).get(made["id"])
+    assert (record.status, record.claimed_by, record.desired) == ("pending", None, "run")
+    taken = StreamStore(engine).claim("next-worker", 30.0, 5)
+    assert [r.id for r in taken] == [made["id"]]

@@ -78,11 +78,27 @@ def test_refused_stream_urls(url: str, needle: str) -> None:
     ],
 )
 def test_accepted_stream_urls(url: str, display: str, whitelist: str, settings: Settings) -> None:
-    checked = check_stream_url(url, settings)
+    checked = check_stream_url(url, settings.model_copy(update={"stream_udp_listen": True}))
 
     assert checked.display == display
     assert checked.whitelist.startswith(whitelist)
     assert "file" not in checked.whitelist.split(",")
+
+
+@pytest.mark.parametrize(
+    ("url", "listen", "needle"),
+    [
+        ("udp://@:1234", False, "listening for UDP streams"),  # binds every interface
+        ("udp://:1234", False, "listening for UDP streams"),
+        ("udp://93.184.216.34:1234", True, "udp stream URLs with a host are refused"),
+        ("udp://239.1.1.1:1234", True, "udp stream URLs with a host are refused"),
+    ],
+)
+def test_udp_only_by_listening_and_only_when_allowed(
+    url: str, listen: bool, needle: str, settings: Settings
+) -> None:
+    with pytest.raises(UnsafeUrlError, match=needle):
+        check_stream_url(url, settings.model_copy(update={"stream_udp_listen": listen}))
 
 
 @pytest.mark.parametrize(

@@ -243,7 +243,7 @@ def watch(
                         break
                     stop.wait(0.5)
         finally:
-            pool.shutdown()
+            pool.shutdown(hand_over=False)  # streams watched here end with the watch
             matcher.stop()
         failed = sum(run.monitor.state == StreamState.FAILED for run in pool.finished.values())
         typer.echo(f"{len(seen)} alert(s), {failed} stream(s) failed", err=True)

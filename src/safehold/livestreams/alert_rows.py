@@ -80,8 +80,10 @@ class AlertRows:
                 .values(stop_status=status[:200])
             )
 
-    def list_alerts(self, stream_id: int, *, limit: int = 100) -> list[StoredAlert]:
-        """A stream's alerts, oldest first (at most ``limit``, 1..1000).
+    def list_alerts(
+        self, stream_id: int, *, after_id: int = 0, limit: int = 100
+    ) -> list[StoredAlert]:
+        """A stream's alerts with ``id > after_id``, oldest first (at most ``limit``, 1..1000).
 
         Raises:
             NotFoundError: no such stream. InvalidInputError: bad ``limit``.
@@ -92,7 +94,7 @@ class AlertRows:
         query = (
             select(stream_alerts, banks.c.name.label("bank_name"))
             .outerjoin(banks, banks.c.id == stream_alerts.c.bank_id)
-            .where(stream_alerts.c.stream_id == stream_id)
+            .where(stream_alerts.c.stream_id == stream_id, stream_alerts.c.id > after_id)
             .order_by(stream_alerts.c.id)
             .limit(limit)
         )

@@ -126,8 +126,31 @@ def check_stream_url(text: str, settings: Settings) -> StreamUrl:
         FetchError: the host name does not resolve.
     """
     checked = parse_stream_url(text)
+    if checked.scheme == "udp":
+        _check_udp(checked, settings)
     _check_host_addresses(checked.url, checked.display, settings)
     return checked
+
+
+def _check_udp(checked: StreamUrl, settings: Settings) -> None:
+    """A monitor receives UDP only by listening on a port (``udp://@:PORT``), which binds it on
+    every interface, so it needs ``stream_udp_listen``. A UDP URL with a host names a multicast
+    group (refused by the address rules) or a local address to bind (FFmpeg reads
+    ``udp://HOST:PORT`` as where to listen), never a remote sender: refused.
+
+    Raises:
+        UnsafeUrlError: either case, with the reason.
+    """
+    if urlsplit(checked.url).hostname:
+        raise UnsafeUrlError(
+            "udp stream URLs with a host are refused: a monitor receives UDP by listening "
+            "(udp://@:PORT, with SAFEHOLD_STREAM_UDP_LISTEN=true)"
+        )
+    if not settings.stream_udp_listen:
+        raise UnsafeUrlError(
+            "listening for UDP streams (udp://@:PORT) is off: it binds the port on every "
+            "interface of the monitor; set SAFEHOLD_STREAM_UDP_LISTEN=true where that is wanted"
+        )
 
 
 def _check_host_addresses(url: str, display: str, settings: Settings) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from safehold.errors import SafeholdError
 from safehold.livestreams.alerts import AlertRecorder
-from safehold.livestreams.models import FINAL_STATES, StreamAlert, StreamCounters, StreamState
+from safehold.livestreams.models import StreamAlert, StreamCounters, StreamState
 from safehold.livestreams.monitor import Matcher, StreamMonitor
 from safehold.livestreams.policy import check_stream_url
 from safehold.livestreams.store import StreamRecord, StreamStore, config_of
@@ -42,6 +42,8 @@ class Running:
     record: StreamRecord
     monitor: StreamMonitor
     thread: threading.Thread
+    #: The database said stop (a stop request, or the lease went to another monitor).
+    told_to_stop: bool = False
 
     def totals(self) -> StreamCounters:
         """The stream's counters over every monitor that ran it: the totals stored when this
@@ -108,6 +110,7 @@ class MonitorPool:
             if done:
                 self.finished[stream_id] = self.running.pop(stream_id)
             elif not keep:
+                run.told_to_stop = True
                 monitor.stop.set()
         room = self.settings.stream_max_per_process - len(self.running)
         if room > 0:
@@ -161,14 +164,24 @@ class MonitorPool:
             stop.wait(interval)
         self.shutdown()
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop every running stream and release it (state ``stopped`` unless it finished)."""
+    def shutdown(self, timeout: float = 10.0, *, hand_over: bool = True) -> None:
+        """Stop every running stream and release it.
+
+        A stream that ended or failed keeps that state. Otherwise, with ``hand_over`` (a
+        service worker or ``stream monitor`` shutting down: a deploy, a restart) it goes back
+        to ``pending`` so another monitor takes it over at once; without it (``stream watch``
+        ending), or when the database asked for the stop, it is ``stopped``.
+        """
         for run in self.running.values():
             run.monitor.stop.set()
         for stream_id, run in list(self.running.items()):
             run.thread.join(timeout)
             state = run.monitor.state
-            if state not in FINAL_STATES:
+            if state in (StreamState.ENDED, StreamState.FAILED):
+                pass
+            elif hand_over and not run.told_to_stop:
+                state = StreamState.PENDING
+            else:
                 state = StreamState.STOPPED
             try:
                 self.store.report(

@@ -74,9 +74,9 @@ class StreamService:
         """Ask for a stream to be stopped. Raises: NotFoundError."""
         return self.store.request_stop(stream_id)
 
-    def alerts(self, stream_id: int, *, limit: int = 100) -> list[StoredAlert]:
-        """A stream's alerts. Raises: NotFoundError, InvalidInputError."""
-        return self.store.list_alerts(stream_id, limit=limit)
+    def alerts(self, stream_id: int, *, after_id: int = 0, limit: int = 100) -> list[StoredAlert]:
+        """A stream's alerts with ``id > after_id``. Raises: NotFoundError, InvalidInputError."""
+        return self.store.list_alerts(stream_id, after_id=after_id, limit=limit)
 
 
 def display_url(url: str) -> str:

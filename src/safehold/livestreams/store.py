@@ -33,7 +33,7 @@ from safehold.livestreams.models import (
     StreamState,
 )
 from safehold.settings import Settings
-from safehold.storage.tables import NAME_LENGTH, streams, utcnow
+from safehold.storage.tables import NAME_LENGTH, stream_alerts, streams, utcnow
 
 MAX_STREAM_ID = 2**62
 FINAL = [s.value for s in FINAL_STATES]
@@ -242,7 +242,12 @@ class StreamStore(AlertRows):
         values: dict[str, Any] = {
             "status": state.value,
             "frames_sampled": counters.frames_sampled,
-            "alerts": counters.alerts,
+            # The alert rows are the truth: a monitor killed between an alert and its next
+            # report would otherwise leave the count short (``counters.alerts`` is ignored).
+            "alerts": select(func.count())
+            .select_from(stream_alerts)
+            .where(stream_alerts.c.stream_id == stream_id)
+            .scalar_subquery(),
             "decode_errors": counters.decode_errors,
             "reconnects": counters.reconnects,
             "stream_seconds": counters.stream_seconds,

@@ -80,8 +80,17 @@ async def stop_stream(stream_id: StreamId, state: StateDep, _key: MatcherKey) ->
 
 @router.get("/v1/streams/{stream_id}/alerts", summary="A stream's alerts")
 async def list_stream_alerts(
-    stream_id: StreamId, state: StateDep, _key: MatcherKey, limit: Limit = 100
+    stream_id: StreamId,
+    state: StateDep,
+    _key: MatcherKey,
+    after_id: Annotated[
+        int, Query(ge=0, le=MAX_STREAM_ID, description="the last alert id seen")
+    ] = 0,
+    limit: Limit = 100,
 ) -> list[StreamAlertPublic]:
-    """Alerts oldest first: bank entry, stream time, wall time, k of n, stop callback."""
-    alerts = await run_in_threadpool(_service(state).alerts, stream_id, limit=limit)
+    """Alerts with ``id > after_id``, oldest first: bank entry, stream time, wall time, k of n,
+    stop callback (page on with the last alert's id)."""
+    alerts = await run_in_threadpool(
+        _service(state).alerts, stream_id, after_id=after_id, limit=limit
+    )
     return [StreamAlertPublic.of(a) for a in alerts]

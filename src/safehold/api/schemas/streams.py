@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from safehold.fetching.urls import MAX_URL_LENGTH
 from safehold.livestreams.alert_rows import StoredAlert
@@ -25,12 +25,16 @@ StreamStatus = Literal[
 class DecisionBody(BaseModel):
     """Alert when ``frames`` (k) of the last ``window`` (n) samples matched a bank."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
+
     frames: int = Field(ge=1, le=100)
     window: int = Field(ge=1, le=100)
 
 
 class StreamCreate(BaseModel):
     """A stream to monitor; unset options take the server's defaults (docs/settings.md)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not ignored
 
     url: str = Field(
         min_length=1,
