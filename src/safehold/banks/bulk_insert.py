@@ -6,22 +6,27 @@ value digest already computed; what is constant for a transaction (bank id, chan
 time, enabled) is written into the statement as a literal (integers and a formatted timestamp,
 never text from a file), so only nine values are bound per row.
 
-SQLite: one prepared statement through the driver's own ``executemany`` (no SQLAlchemy
-per-row processing or events; values are validated before they get here). PostgreSQL: binary
-``COPY`` into a staging table, then one ``INSERT ... SELECT ... ORDER BY`` input order.
-Both skip duplicates with ``ON CONFLICT DO NOTHING`` on ``(signal_type, value_digest,
-bank_id)``.
+Rows are first *staged* in a temporary table of the connection (SQLite: the driver's own
+``executemany`` over plain tuples, no SQLAlchemy per-row processing; PostgreSQL: binary
+``COPY``), then moved into ``bank_entries`` by one ``INSERT ... SELECT ... ORDER BY``, which
+skips duplicates with ``ON CONFLICT DO NOTHING`` on ``(signal_type, value_digest, bank_id)``.
+Bulk loads (imports, exchange fetches) move rows in the unique key's order (:data:`KEY_ORDER`),
+which fills that index page by page instead of at a random page per row (5M random rows into
+SQLite: 1.3x faster than input order; PostgreSQL, 2M rows: 1.3x), so the ids of one
+transaction's rows follow the key, not the file; transactions follow the file. Other inserts
+keep the order given (:data:`INPUT_ORDER`). Large SQLite imports stage in a parser process
+(``banks.parse_process``).
 
 Entry ids are never reused, so an id in a match event, a tombstone or an API client's hands
 names one entry forever. PostgreSQL sequences never go back; SQLite (without
 ``AUTOINCREMENT``) would hand out the id of a deleted newest row again, so on SQLite ids are
-given explicitly (``first + ord``), above both the largest stored id and the largest tombstone.
+given explicitly, above both the largest stored id and the largest tombstone.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -102,21 +107,64 @@ def _driver(c: Connection) -> object:
     return driver
 
 
-def _insert_sqlite(c: Connection, bank_id: int, params: Sequence[EntryParams], seq: int) -> int:
-    # One prepared statement, the driver's own executemany over plain tuples (SQLAlchemy's
-    # per-row processing and events would cost more than the insert). pysqlite's executemany
-    # rowcount is the number of rows actually inserted; a skipped duplicate leaves an id gap.
+#: The staging table of an SQLite load (in ``temp``, or in a staging file a parser process
+#: wrote: ``banks.parse_process``); columns in :data:`EntryParams` order.
+SQLITE_STAGE_TABLE = "safehold_stage"
+_SQLITE_STAGE_DDL = (
+    "CREATE TABLE IF NOT EXISTS {schema}." + SQLITE_STAGE_TABLE + " (ord INTEGER, "
+    "signal_type TEXT, value TEXT, value_digest BLOB, quality INTEGER, category_scheme TEXT, "
+    "category_code TEXT, source TEXT, note TEXT)"
+)
+#: The order bulk loads move rows into ``bank_entries`` in (and so their ids, within one
+#: transaction): the unique key's, so its index is filled page by page instead of at a random
+#: page per row.
+KEY_ORDER = "signal_type, value_digest"
+#: The order of every other insert: as given (``ord`` numbers the staged rows).
+INPUT_ORDER = "ord"
+
+
+def _order(order: str) -> str:
+    if order not in (KEY_ORDER, INPUT_ORDER):
+        raise ValueError(f"unknown insert order {order!r}")
+    return order
+
+
+def stage_sqlite(cursor: object, params: Sequence[EntryParams], schema: str = "temp") -> None:
+    """Append ``params`` to the staging table in SQLite schema ``schema`` (created if needed)
+    through the DB-API ``cursor`` (the driver's own ``executemany``)."""
+    cursor.execute(_SQLITE_STAGE_DDL.format(schema=schema))  # type: ignore[attr-defined]
+    cursor.executemany(  # type: ignore[attr-defined]
+        f"INSERT INTO {schema}.{SQLITE_STAGE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", params
+    )
+
+
+def insert_staged_sqlite(
+    c: Connection, bank_id: int, seq: int, schema: str = "temp", order: str = INPUT_ORDER
+) -> int:
+    """Move the rows staged in SQLite schema ``schema`` into bank ``bank_id`` in ``order``
+    (change ``seq``); return how many were added (duplicates skipped). The staging table is
+    emptied.
+
+    SQLite (without ``AUTOINCREMENT``) would give a deleted newest row's id again, so ids are
+    given explicitly from :func:`next_sqlite_id`, numbered in ``order``; a skipped duplicate
+    leaves a gap. ``WHERE true`` keeps the upsert's ``ON`` from parsing as a join
+    (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
+    """
     first = next_sqlite_id(c)
     now = _sqlite_time(c, utcnow()).replace("'", "")
-    sql = (
-        f"INSERT INTO bank_entries (id, {', '.join(_ROW_COLUMNS)}, {', '.join(_CONSTANT_COLUMNS)})"
-        f" VALUES (? + {int(first)}, {', '.join('?' * len(_ROW_COLUMNS))}, {int(bank_id)}, "
-        f"'{now}', 1, {int(seq)}) ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
-    )
+    columns = ", ".join(_ROW_COLUMNS)
     cursor = _driver(c).cursor()  # type: ignore[attr-defined]
     try:
-        cursor.executemany(sql, params)
-        return int(cursor.rowcount)
+        cursor.execute(_SQLITE_STAGE_DDL.format(schema=schema))
+        cursor.execute(
+            f"INSERT INTO bank_entries (id, {columns}, {', '.join(_CONSTANT_COLUMNS)}) "
+            f"SELECT {int(first) - 1} + row_number() OVER (ORDER BY {_order(order)}), "
+            f"{columns}, {int(bank_id)}, '{now}', 1, {int(seq)} FROM {schema}.{SQLITE_STAGE_TABLE} "
+            f"WHERE true ORDER BY {_order(order)} ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
+        )
+        added = int(cursor.rowcount)
+        cursor.execute(f"DELETE FROM {schema}.{SQLITE_STAGE_TABLE}")
+        return added
     finally:
         cursor.close()
 
@@ -131,50 +179,101 @@ _PG_STAGING_DDL = (
 )
 
 
-def _insert_postgresql(c: Connection, bank_id: int, params: Sequence[EntryParams], seq: int) -> int:
-    # Binary COPY into a per-session temporary staging table, then one INSERT ... SELECT ...
-    # ON CONFLICT DO NOTHING in input order (ids follow the file). ON COMMIT
-    # DELETE ROWS empties the staging table at commit; TRUNCATE between the batches of one
-    # transaction.
+def _stage_postgresql(c: Connection, params: Sequence[EntryParams]) -> None:
+    # Binary COPY into a per-session temporary staging table (ON COMMIT DELETE ROWS).
     if c.dialect.driver != "psycopg":
         raise StorageError("PostgreSQL bulk loads need the psycopg driver (postgresql+psycopg)")
-    columns = ", ".join(_ROW_COLUMNS)
     with _driver(c).cursor() as cursor:  # type: ignore[attr-defined]
         cursor.execute(_PG_STAGING_DDL)
+        columns = ", ".join(_ROW_COLUMNS)
         with cursor.copy(f"COPY {_PG_STAGING} (ord, {columns}) FROM STDIN (FORMAT BINARY)") as cp:
             cp.set_types(_PG_TYPES)
             write_row = cp.write_row
             for row in params:
                 write_row(row)
+
+
+def _insert_staged_postgresql(c: Connection, bank_id: int, seq: int, order: str) -> int:
+    # One INSERT ... SELECT ... ON CONFLICT DO NOTHING in ``order`` (ids from the sequence
+    # follow it), then TRUNCATE for the next batch of this transaction.
+    if c.dialect.driver != "psycopg":
+        raise StorageError("PostgreSQL bulk loads need the psycopg driver (postgresql+psycopg)")
+    columns = ", ".join(_ROW_COLUMNS)
+    with _driver(c).cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(_PG_STAGING_DDL)
         cursor.execute(
             f"INSERT INTO bank_entries ({columns}, {', '.join(_CONSTANT_COLUMNS)}) "
             f"SELECT {columns}, {int(bank_id)}, now(), true, {int(seq)} FROM {_PG_STAGING} "
-            f"ORDER BY ord ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
+            f"ORDER BY {_order(order)} ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
         )
         added = int(cursor.rowcount)
-        cursor.execute(f"TRUNCATE {_PG_STAGING}")  # for the next batch of this transaction
+        cursor.execute(f"TRUNCATE {_PG_STAGING}")
         return added
 
 
-def insert_params(c: Connection, bank_id: int, params: Sequence[EntryParams]) -> int:
-    """Insert prepared entry parameters into bank ``bank_id``; return how many were added.
-
-    Duplicates of stored entries (and repeats within ``params``) are skipped. One
-    ``entries_added`` change is recorded when anything was added (the caller commits).
-
-    Raises:
-        StorageError: a database backend other than SQLite or PostgreSQL (via psycopg).
-    """
+def _backend(c: Connection) -> str:
     dialect = c.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise StorageError(
             f"database backend {dialect!r} is not supported (use SQLite or PostgreSQL)"
         )
-    seq = record_change(c, "entries_added", bank_id=bank_id)
-    if dialect == "sqlite":
-        added = _insert_sqlite(c, bank_id, params, seq)
+    return dialect
+
+
+def stage_params(c: Connection, params: Sequence[EntryParams]) -> None:
+    """Stage prepared entry parameters on ``c`` (a temporary table of this connection) for
+    :func:`insert_staged`; several batches may be staged before one insert.
+
+    Raises:
+        StorageError: a database backend other than SQLite or PostgreSQL (via psycopg).
+    """
+    if _backend(c) == "sqlite":
+        cursor = _driver(c).cursor()  # type: ignore[attr-defined]
+        try:
+            stage_sqlite(cursor, params)
+        finally:
+            cursor.close()
     else:
-        added = _insert_postgresql(c, bank_id, params, seq)
+        _stage_postgresql(c, params)
+
+
+def insert_staged(
+    c: Connection, bank_id: int, schema: str = "temp", order: str = INPUT_ORDER
+) -> int:
+    """Move every staged row into bank ``bank_id``; return how many were added.
+
+    Rows enter in ``order`` (:data:`INPUT_ORDER`, or :data:`KEY_ORDER` for bulk loads), and
+    their ids follow it. Duplicates of stored entries (and repeats among the staged rows) are
+    skipped. One ``entries_added`` change is recorded when anything was added (the caller commits).
+    ``schema``: SQLite only, the schema holding the staging table (``temp``, or a staging file
+    a parser process wrote and the caller attached: ``banks.parse_process``).
+
+    Raises:
+        StorageError: a database backend other than SQLite or PostgreSQL (via psycopg).
+    """
+    if _backend(c) == "sqlite":
+        return _as_change(
+            c, bank_id, lambda seq: insert_staged_sqlite(c, bank_id, seq, schema, order)
+        )
+    return _as_change(c, bank_id, lambda seq: _insert_staged_postgresql(c, bank_id, seq, order))
+
+
+def insert_params(c: Connection, bank_id: int, params: Sequence[EntryParams]) -> int:
+    """Insert prepared entry parameters into bank ``bank_id`` (:func:`stage_params`, then
+    :func:`insert_staged`); return how many were added.
+
+    Raises:
+        StorageError: a database backend other than SQLite or PostgreSQL (via psycopg).
+    """
+    stage_params(c, params)
+    return insert_staged(c, bank_id)
+
+
+def _as_change(c: Connection, bank_id: int, insert: Callable[[int], int]) -> int:
+    """Run ``insert(change_seq)`` under a new ``entries_added`` change: the change keeps the
+    number added, or is removed when nothing was."""
+    seq = record_change(c, "entries_added", bank_id=bank_id)
+    added = insert(seq)
     if added:
         c.execute(update(changes).where(changes.c.id == seq).values(count=added))
     else:

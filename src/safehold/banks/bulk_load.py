@@ -6,19 +6,22 @@ the previous batch: SQLite and psycopg release the GIL while the database works,
 and inserting overlap on two cores. The queue between them holds at most
 :data:`QUEUE_BATCHES` batches, so memory stays bounded whatever the file's size.
 
-Each batch is one transaction with one ``entries_added`` change (``banks.bulk_insert``).
-Batches are large (:data:`ROWS_PER_TRANSACTION`): on SQLite in WAL mode every commit writes
-each index page it touched, and random value digests touch a page per row, so small commits
-spent most of their time rewriting the same index pages (2M rows: 38,000 rows/s with
-10,000-row commits, 85,000 rows/s with 500,000-row commits). On SQLite the load holds one
-connection whose page cache is raised to :data:`SQLITE_IMPORT_CACHE_KIB` for the load and set
-back after it, so more of the random-order unique index of a multi-million-entry bank stays in
-memory. On PostgreSQL each batch's transaction commits with ``synchronous_commit`` off (the
-server does not wait for its WAL flush). Figures: docs/banks.md, "Performance".
+Each batch is one transaction with one ``entries_added`` change (``banks.bulk_insert``): its
+rows are staged, then moved into the bank in key order. Batches are large
+(:data:`ROWS_PER_TRANSACTION`): on SQLite in WAL mode every commit writes each index page it
+touched, and random value digests touch a page per row, so small commits spent most of their
+time rewriting the same index pages (2M rows: 38,000 rows/s with 10,000-row commits, 85,000
+rows/s with 500,000-row commits). On SQLite the load holds one connection whose page cache is
+raised to :data:`SQLITE_IMPORT_CACHE_KIB` for the load and set back after it, so more of the
+unique index of a multi-million-entry bank stays in memory. On PostgreSQL each batch's
+transaction commits with ``synchronous_commit`` off (the server does not wait for its WAL
+flush). Large files into SQLite are read by a parser process instead of a thread
+(``banks.parse_process``). Figures: docs/banks.md, "Performance".
 """
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +30,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, select
 
-from safehold.banks.bulk_insert import EntryParams, entry_params, insert_params
+from safehold.banks.bulk_insert import KEY_ORDER, EntryParams, insert_staged, stage_params
 from safehold.banks.formats.fields import Row
 from safehold.banks.models import Category
 from safehold.banks.rows import bank_name_is, category_of, db_errors, lock_change_log
@@ -95,22 +98,29 @@ def read_ahead(items: Iterator[T], depth: int = QUEUE_BATCHES) -> Iterator[T]:
 def batches(
     rows: Iterable[Row], default: Category | None, size: int = ROWS_PER_TRANSACTION
 ) -> Iterator[list[EntryParams]]:
-    """Entry parameters of ``rows`` in batches of ``size``, in input order.
-
-    Not sorted by the unique key: entry ids follow the input (an export lists a bank in the
-    order it was imported), and on SQLite the table itself is a B-tree on the id, so rows in id
-    order append to it. Measured alternatives (1.25M random rows, 250,000-row batches, 512 MiB
-    cache, shared machine): ids and insert both in key order per batch 87,000 rows/s; ids in
-    input order inserted in key order 68,000, no faster than input order.
+    """Entry parameters of ``rows`` (as ``bulk_insert.entry_params``) in lists of at most
+    ``size``, in input order (``ord`` numbers each list from 0); rows without a category get
+    ``default``. One pass, no list of rows in between: this loop runs once per imported row.
     """
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield entry_params(chunk, default)
-            chunk = []
-    if chunk:
-        yield entry_params(chunk, default)
+    sha256 = hashlib.sha256
+    default_scheme, default_code = (default.scheme, default.code) if default else (None, None)
+    batch: list[EntryParams] = []
+    for signal_type, value, quality, category, source, note in rows:
+        if category is None:
+            scheme, code = default_scheme, default_code
+        else:
+            scheme, code = category.scheme, category.code
+        batch.append(
+            (
+                len(batch), signal_type, value, sha256(value.encode()).digest(), quality,
+                scheme, code, source, note,
+            )
+        )  # fmt: skip
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def bank_target(engine: Engine, bank_name: str) -> tuple[int, str, Category | None]:
@@ -153,22 +163,16 @@ def load_rows(
     bank_id, name, default = bank_target(engine, bank_name)
     added = written = 0
     chunks = read_ahead(batches(rows, default, min(batch_rows, CHUNK_ROWS)))
-    with db_errors(), engine.connect() as c, _import_cache(c):
+    with db_errors(), engine.connect() as c, import_cache(c):
         for params in chunks:
             in_transaction = 0
-            with c.begin():
-                if c.dialect.name == "postgresql":
-                    # This transaction only: a server crash within ~0.6 s of the commit can
-                    # lose this batch (never corrupt anything); re-running the import adds it.
-                    c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                lock_change_log(c)
-                if c.execute(select(banks.c.id).where(banks.c.id == bank_id)).first() is None:
-                    raise NotFoundError(f"no bank named {quote_name(name)} (deleted meanwhile)")
+            with loading_transaction(c, bank_id, name):
                 while True:  # chunks until the transaction holds batch_rows rows
-                    added += insert_params(c, bank_id, params)
+                    stage_params(c, params)
                     in_transaction += len(params)
                     if in_transaction >= batch_rows or (params := next(chunks, [])) == []:
                         break
+                added += insert_staged(c, bank_id, order=KEY_ORDER)
             written += in_transaction
             if on_batch is not None:
                 on_batch(written, added)
@@ -176,7 +180,27 @@ def load_rows(
 
 
 @contextmanager
-def _import_cache(c: Connection) -> Iterator[None]:
+def loading_transaction(c: Connection, bank_id: int, name: str) -> Iterator[None]:
+    """One batch's transaction on ``c``: the change-log lock, then a check that the bank is
+    still there (writers check under the lock bank deletion takes: entries have no foreign
+    key, revision 0007). On PostgreSQL the commit does not wait for its WAL flush.
+
+    Raises:
+        NotFoundError: the bank was deleted meanwhile (``name`` is its name, for the message).
+    """
+    with c.begin():
+        if c.dialect.name == "postgresql":
+            # This transaction only: a server crash within ~0.6 s of the commit can
+            # lose this batch (never corrupt anything); re-running the import adds it.
+            c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        lock_change_log(c)
+        if c.execute(select(banks.c.id).where(banks.c.id == bank_id)).first() is None:
+            raise NotFoundError(f"no bank named {quote_name(name)} (deleted meanwhile)")
+        yield
+
+
+@contextmanager
+def import_cache(c: Connection) -> Iterator[None]:
     """On SQLite, raise ``c``'s page cache to :data:`SQLITE_IMPORT_CACHE_KIB` meanwhile."""
     if c.dialect.name != "sqlite":
         yield

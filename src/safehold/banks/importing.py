@@ -19,11 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from safehold.banks.bulk_load import ROWS_PER_TRANSACTION, load_rows
 from safehold.banks.formats import API_OPTIONS, FORMATS, OptionNames, Row, open_bank_file
+from safehold.banks.formats.vics import VicsLayout
 from safehold.banks.models import Category, NewEntry
+from safehold.banks.parse_process import load_in_process_pair, regular_file_path
 from safehold.banks.validation import EntryValidator, validate_category, validate_text
 from safehold.banks.vpdq_sampling import VpdqResampler
 from safehold.errors import FormatError, InvalidInputError, SafeholdError
@@ -89,8 +91,12 @@ class ImportReport:
     seconds: float = 0.0
 
 
-class _Tally:
-    """Passes good rows through as tuples; counts them and keeps the first bad rows."""
+class ImportTally:
+    """Passes good rows through as tuples (``rows``); counts good (``valid``) and bad
+    (``bad``) rows and keeps the first :data:`MAX_ROW_ERRORS` bad ones (``errors``).
+
+    ``source`` fills rows without their own; ``resampler`` thins vPDQ rows.
+    """
 
     def __init__(self, source: str, resampler: VpdqResampler | None) -> None:
         self.valid = 0
@@ -167,7 +173,7 @@ def import_items(
     started = time.monotonic()
     service.get_bank(bank_name)
     resampler = VpdqResampler(vpdq_seconds_per_frame) if vpdq_seconds_per_frame else None
-    tally = _Tally(source, resampler)
+    tally = ImportTally(source, resampler)
 
     def on_batch(written: int, added: int) -> None:
         if progress is not None:
@@ -233,23 +239,71 @@ def import_bank_file(
         if ":" in category_scheme:
             raise InvalidInputError("a category scheme cannot contain ':' (e.g. vics-dhs)")
         validate_category(Category(category_scheme, "x"))
+    validate_text("source", source, SOURCE_LENGTH)
     service.get_bank(bank_name)
-    opened = open_bank_file(
-        binary, fmt=fmt, name=name, signal_type=signal_type, category=category, source=source,
+    open_args: dict[str, Any] = dict(
+        fmt=fmt, name=name, signal_type=signal_type, category=category, source=source,
         category_scheme=category_scheme, options=options,
     )  # fmt: skip
+    path = regular_file_path(binary) if service.engine.dialect.name == "sqlite" else None
+    if path is not None:
+        return _import_with_parser(
+            service, bank_name, path, binary.tell(), open_args, source=source,
+            vpdq_seconds_per_frame=vpdq_seconds_per_frame, progress=progress,
+            batch_rows=batch_rows,
+        )  # fmt: skip
+    opened = open_bank_file(binary, **open_args)
     report = import_items(
         service, bank_name, opened.rows, source=source,
         vpdq_seconds_per_frame=vpdq_seconds_per_frame, progress=progress,
         batch_rows=batch_rows, _bytes_read=lambda: opened.stream.count,
     )  # fmt: skip
     report.fmt = opened.fmt
-    if opened.vics is not None:
-        report.notes.append(f"VICS categories kept in the scheme {opened.vics.scheme}")
-        if opened.vics.skipped_photodna:
-            n = opened.vics.skipped_photodna
-            report.notes.append(
-                f"{n:,} PhotoDNA value{'' if n == 1 else 's'} skipped "
-                "(Safehold does not compute PhotoDNA)"
-            )
+    report.notes.extend(_vics_notes(opened.vics))
     return report
+
+
+def _import_with_parser(
+    service: BankService,
+    bank_name: str,
+    path: str,
+    offset: int,
+    open_args: dict[str, Any],
+    *,
+    source: str,
+    vpdq_seconds_per_frame: float | None,
+    progress: Callable[[ImportProgress], None] | None,
+    batch_rows: int,
+) -> ImportReport:
+    """:func:`import_bank_file` for a large regular file into SQLite, read by a parser
+    process (``banks.parse_process``)."""
+    started = time.monotonic()
+
+    def on_batch(written: int, added: int, bytes_read: int) -> None:
+        if progress is not None:
+            progress(ImportProgress(written, added, bytes_read, time.monotonic() - started))
+
+    job_args = dict(
+        path=path, offset=offset, open_args=open_args, source=source,
+        vpdq_seconds_per_frame=vpdq_seconds_per_frame, batch_rows=batch_rows,
+    )  # fmt: skip
+    added, summary = load_in_process_pair(service.engine, bank_name, job_args, on_batch=on_batch)
+    return ImportReport(
+        added=added, duplicates=summary.valid - added, errors=summary.errors,
+        error_count=summary.bad, resampled=summary.resampled, fmt=summary.fmt,
+        notes=_vics_notes(summary.vics), seconds=time.monotonic() - started,
+    )  # fmt: skip
+
+
+def _vics_notes(vics: VicsLayout | None) -> list[str]:
+    """What a report says about a VICS file: the scheme kept, PhotoDNA values skipped."""
+    if vics is None:
+        return []
+    notes = [f"VICS categories kept in the scheme {vics.scheme}"]
+    if vics.skipped_photodna:
+        n = vics.skipped_photodna
+        notes.append(
+            f"{n:,} PhotoDNA value{'' if n == 1 else 's'} skipped "
+            "(Safehold does not compute PhotoDNA)"
+        )
+    return notes

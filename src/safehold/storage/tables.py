@@ -133,7 +133,9 @@ class BankEntryRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    # No foreign key (revision 0007): writers check the bank under the change-log lock and
+    # deleting a bank deletes its entries; a per-row key check slowed PostgreSQL bulk loads.
+    bank_id: Mapped[int] = mapped_column(Integer)
     signal_type: Mapped[str] = mapped_column(String(SIGNAL_TYPE_LENGTH))
     value: Mapped[str] = mapped_column(Text)
     value_digest: Mapped[bytes] = mapped_column(LargeBinary(32))

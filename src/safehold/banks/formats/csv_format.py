@@ -45,6 +45,7 @@ HEADER_ALIASES = {
 # vPDQ of a 4-hour video is ~1.2 MB of text in one field; csv's default cap is 128 KiB.
 CSV_FIELD_LIMIT = 64 * 1024 * 1024
 _FIELDS = ("signal_type", "signal_str", "collab", "category", "tags", "quality", "note")
+_IDENTITY = tuple(range(len(_FIELDS)))
 
 __all__ = [
     "CSV_FIELD_LIMIT", "HEADER_ALIASES", "csv_rows", "header_map", "line_cells", "read_csv_rows",
@@ -102,7 +103,7 @@ def csv_rows(
         problem = problem_in(start, last_line) if problem_in else None
         if problem is not None:
             yield start, FormatError(problem, start)
-        elif any("\x00" in cell for cell in row):
+        elif "\x00" in "".join(row):
             yield start, FormatError("malformed CSV (a NUL character)", start)
         else:
             yield start, row
@@ -115,6 +116,7 @@ def read_csv_rows(lines: Iterable[str], builder: RowBuilder) -> Iterator[RowItem
     """
     columns: dict[int, str] | None = None
     index: dict[str, int] = {}
+    positions: tuple[int, ...] = ()
     type_where = "in column 1"
     build = builder.build
     for start, row in csv_rows(lines):
@@ -127,20 +129,20 @@ def read_csv_rows(lines: Iterable[str], builder: RowBuilder) -> Iterator[RowItem
             header = header_map(row)
             columns = header or dict(enumerate(CSV_COLUMNS))
             index = {field: i for i, field in sorted(columns.items(), reverse=True)}
+            positions = tuple(index.get(f, -1) for f in _FIELDS)
             type_where = next(
                 (f"in column {i + 1}" for i, f in columns.items() if f == "signal_type"),
                 "in the signal_type column",
             )
             if header is not None:
                 continue
-        cells = [row[index[f]] if f in index and index[f] < len(row) else "" for f in _FIELDS]
-        yield build(
-            start,
-            cells[0],
-            cells[1],
-            type_where,
-            source=cells[2],
-            category=cells[3],
-            quality=cells[5],
-            note=join_note(cells[6], cells[4]) if (cells[6] or cells[4]) else "",
+        cells = (
+            row
+            if positions == _IDENTITY and len(row) >= len(_FIELDS)
+            else [row[i] if 0 <= i < len(row) else "" for i in positions]
         )
+        note, tags = cells[6], cells[4]
+        yield build(  # positional: this call runs once per row
+            start, cells[0], cells[1], type_where, cells[5], cells[3], cells[2],
+            join_note(note, tags) if (note or tags) else "",
+        )  # fmt: skip

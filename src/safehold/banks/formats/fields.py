@@ -192,7 +192,6 @@ class RowBuilder:
         type_cell: str,
         value: str,
         type_where: str,
-        *,
         quality: str = "",
         category: str = "",
         source: str = "",

@@ -1,0 +1,176 @@
+"""Large SQLite imports read by a parser process (``banks.parse_process``): the same report
+and the same stored rows as the in-process path, errors carried back, nothing left behind."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from safehold.banks import importing, parse_process
+from safehold.banks.importing import ImportReport, import_bank_file
+from safehold.banks.service import BankService
+from safehold.errors import InvalidInputError, StorageError
+
+SQLITE_ONLY = pytest.mark.parametrize("db_settings", ["sqlite"], indirect=True)
+HEADER = "signal_type,signal_str,collab,category,tags,quality,note\n"
+
+
+def _csv(path: Path) -> None:
+    """A CSV with good rows, a repeat and every kind of bad row, over several transactions."""
+    lines = [HEADER]
+    for i in range(1, 1201):
+        kind, digits = (("md5", 32), ("sha256", 64), ("pdq", 64))[i % 3]
+        quality = "80" if kind == "pdq" else ""
+        lines.append(f"{kind},{i:0{digits}x},,ncmec-industry:A{1 + i % 2},,{quality},row {i}\n")
+    lines[10] = f"md5,{'f' * 31},,,,,\n"  # short hash (line 11)
+    lines[20] = f"nosuchtype,{'1' * 32},,,,,\n"  # unknown type (line 21)
+    lines[30] = f"md5,{'2' * 32},,bad category,,,\n"  # category without a scheme (line 31)
+    lines[40] = f'md5,{"3" * 32},,,,,"a note\nover two lines"\n'  # good: a quoted newline
+    lines[50] = f"md5,{'4' * 32},,,,,nul\x00here\n"  # NUL character (line 52: after the note)
+    lines.append(lines[5])  # a repeat of a good row
+    path.write_text("".join(lines))
+
+
+def _import(
+    service: BankService, bank: str, path: Path, *, child: bool, spy: list[str]
+) -> ImportReport:
+    with path.open("rb") as binary:
+        report = import_bank_file(service, bank, binary, batch_rows=500)
+    assert spy.count(bank) == (1 if child else 0)
+    return report
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Bank names imported through the parser process; temporary files go under tmp_path."""
+    called: list[str] = []
+    real: Callable[..., Any] = parse_process.load_in_process_pair
+
+    def wrapper(engine: Any, bank_name: str, *args: Any, **kwargs: Any) -> Any:
+        called.append(bank_name)
+        return real(engine, bank_name, *args, **kwargs)
+
+    monkeypatch.setattr(importing, "load_in_process_pair", wrapper)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return called
+
+
+def _stored(service: BankService, bank: str) -> list[tuple[Any, ...]]:
+    return [
+        (e.signal_type, e.value, e.quality, e.category, e.source, e.note)
+        for e in service.iter_entries(bank)
+    ]
+
+
+@SQLITE_ONLY
+def test_parser_process_gives_the_in_process_result(
+    bank_service: BankService, tmp_path: Path, spy: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "list.csv"
+    _csv(path)
+    bank_service.create_bank("thread")
+    bank_service.create_bank("process")
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 10**12)
+    by_thread = _import(bank_service, "thread", path, child=False, spy=spy)
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 1)
+    seen: list[tuple[int, int, int | None]] = []
+    with path.open("rb") as binary:
+        by_process = import_bank_file(
+            bank_service, "process", binary, batch_rows=500,
+            progress=lambda p: seen.append((p.rows, p.added, p.bytes_read)),
+        )  # fmt: skip
+    assert spy == ["process"]
+    # 1,200 rows: 4 bad, 1,196 good, then a repeat of line 6's row. Line numbers are physical
+    # lines: the row with a two-line note moves the NUL row from line 51 to 52.
+    assert (by_process.added, by_process.duplicates, by_process.error_count) == (1196, 1, 4)
+    assert [e.line for e in by_process.errors] == [11, 21, 31, 52]
+    for field in ("added", "duplicates", "error_count", "errors", "fmt", "notes", "resampled"):
+        assert getattr(by_process, field) == getattr(by_thread, field), field
+    assert [(rows, added) for rows, added, _ in seen] == [(500, 500), (1000, 1000), (1197, 1196)]
+    assert seen[-1][2] == path.stat().st_size
+    assert _stored(bank_service, "process") == _stored(bank_service, "thread")
+    assert os.listdir(tmp_path / "scratch") == []  # the staging folder is gone
+
+
+@SQLITE_ONLY
+def test_parser_process_raises_the_readers_error(
+    bank_service: BankService, tmp_path: Path, spy: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_bytes((HEADER + f"md5,{'1' * 32},,,,,\n").encode("utf-16"))
+    bank_service.create_bank("b")
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 10**12)
+    with pytest.raises(InvalidInputError) as in_thread, path.open("rb") as binary:
+        import_bank_file(bank_service, "b", binary, name=str(path))
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 1)
+    with pytest.raises(InvalidInputError) as in_process, path.open("rb") as binary:
+        import_bank_file(bank_service, "b", binary, name=str(path))
+    assert spy == ["b"]
+    assert "UTF-16" in in_process.value.message
+    assert in_process.value.message == in_thread.value.message
+    assert list(bank_service.iter_entries("b")) == []
+    assert os.listdir(tmp_path / "scratch") == []
+
+
+@SQLITE_ONLY
+def test_parser_process_reads_vics_with_its_notes(
+    bank_service: BankService, tmp_path: Path, spy: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
+    media = ", ".join(
+        f'{{"MediaID": {i}, "Category": 1, "MD5": "{i:032X}", "PhotoDNA": "AAAA"}}'
+        for i in range(1, 6)
+    )
+    path = tmp_path / "case.json"
+    path.write_text(f'{{"@odata.context": "{context}", "value": [{media}]}}')
+    bank_service.create_bank("v")
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 1)
+    with path.open("rb") as binary:
+        report = import_bank_file(bank_service, "v", binary)
+    assert spy == ["v"]
+    assert (report.fmt, report.added) == ("vics", 5)
+    assert report.notes == [
+        "VICS categories kept in the scheme vics-us",
+        "5 PhotoDNA values skipped (Safehold does not compute PhotoDNA)",
+    ]
+
+
+def test_only_large_regular_files_take_the_parser_process(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"x" * 100)
+    with path.open("rb") as binary:
+        assert parse_process.regular_file_path(binary, 100) == str(path)
+        assert parse_process.regular_file_path(binary, 101) is None
+        binary.read(10)  # what is left to read counts
+        assert parse_process.regular_file_path(binary, 100) is None
+    with path.open("rb") as binary:
+        path.rename(tmp_path / "moved.txt")  # the name no longer names the open file
+        assert parse_process.regular_file_path(binary, 1) is None
+    assert parse_process.regular_file_path(io.BytesIO(b"x" * 100), 1) is None
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as pipe:
+        os.close(write_end)
+        assert parse_process.regular_file_path(pipe, 0) is None
+
+
+def test_a_parser_failure_is_a_storage_error_without_values() -> None:
+    ours, theirs = multiprocessing.Pipe()
+    theirs.send(("error", "UnicodeDecodeError", "cannot decode"))
+    with pytest.raises(StorageError, match="parser process failed: UnicodeDecodeError"):
+        parse_process._receive(ours)
+    theirs.send(("error", "NotFoundError", "no bank named 'b'"))
+    with pytest.raises(Exception, match="no bank named 'b'") as raised:
+        parse_process._receive(ours)
+    assert type(raised.value).__name__ == "NotFoundError"
+    theirs.close()
+    with pytest.raises(StorageError, match="stopped unexpectedly"):
+        parse_process._receive(ours)
