@@ -14,7 +14,8 @@ family (``tutoring``) appear only in ``eval``; ``holdout`` has its own grooming 
 ``eval`` or ``holdout`` is used to write patterns, fit the risk model or choose thresholds.
 ``holdout2`` (seed 5) is a second blind split written without reading the detectors: its
 phrasings, slots and families live in ``data/synthetic_holdout2.toml``, merged in only when
-that split is generated. See ``docs/grooming.md``.
+that split is generated. ``holdout3`` (seed 6) is a third, written the same way in
+``data/synthetic_holdout3.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any
 from safehold.errors import InvalidInputError
 from safehold.grooming.model import Conversation, ConversationLabel, Message, Participant
 
-SPLITS = ("train", "dev", "eval", "holdout", "holdout2")
-SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3, "holdout": 4, "holdout2": 5}
+SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3")
+SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3, "holdout": 4, "holdout2": 5, "holdout3": 6}
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
     "train": (300, 600),
@@ -41,9 +42,13 @@ DEFAULT_SIZES = {
     "eval": (200, 400),
     "holdout": (200, 400),
     "holdout2": (200, 400),
+    "holdout3": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
-SPLIT_TEMPLATE_FILES = {"holdout2": "data/synthetic_holdout2.toml"}
+SPLIT_TEMPLATE_FILES = {
+    "holdout2": "data/synthetic_holdout2.toml",
+    "holdout3": "data/synthetic_holdout3.toml",
+}
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
 _SHORT = {
@@ -116,7 +121,7 @@ def generate(split: str, options: SyntheticOptions | None = None) -> list[Conver
     """Generate one split's conversations, deterministically.
 
     Args:
-        split: ``train``, ``dev``, ``eval``, ``holdout`` or ``holdout2``.
+        split: ``train``, ``dev``, ``eval``, ``holdout``, ``holdout2`` or ``holdout3``.
         options: sizes and noise; :data:`DEFAULT_SIZES` when None.
 
     Returns:

@@ -1,0 +1,239 @@
+"""The blind ``holdout3`` split: its own template file, new wording only, and it generates.
+
+The detector data files are read here as plain text only, to check that no holdout3 line was
+copied into them; nothing in this module runs a detector on holdout3.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from safehold.cli.chat import _load
+from safehold.cli.main import app
+from safehold.grooming.synthetic import (
+    DEFAULT_SIZES,
+    SPLIT_SEEDS,
+    SPLIT_TEMPLATE_FILES,
+    SPLITS,
+    SyntheticOptions,
+    generate,
+    load_split_templates,
+    load_templates,
+)
+
+SPLIT = "holdout3"
+_SLOT = re.compile(r"\{(\w+)\}")
+_WORD = re.compile(r"[a-z0-9{}_']+")
+
+
+def _read(name: str) -> str:
+    return resources.files("safehold.grooming").joinpath(name).read_text()
+
+
+def _own() -> dict[str, Any]:
+    """The holdout3 file alone, as written."""
+    return tomllib.loads(_read(SPLIT_TEMPLATE_FILES[SPLIT]))
+
+
+def _other_files() -> list[dict[str, Any]]:
+    """Every other template file: synthetic.toml and the other splits' own files."""
+    names = [name for split, name in SPLIT_TEMPLATE_FILES.items() if split != SPLIT]
+    return [load_templates(), *(tomllib.loads(_read(name)) for name in names)]
+
+
+def _banks(data: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Bank name (``grooming.x``, ``negative.y``, ``smalltalk*``) -> split -> templates."""
+    banks = {
+        f"{kind}.{name}": bank
+        for kind in ("grooming", "negative")
+        for name, bank in data.get(kind, {}).items()
+    }
+    banks.update({name: data[name] for name in data if name.startswith("smalltalk")})
+    return banks
+
+
+def _texts(template: str) -> list[str]:
+    """The lines of a template without their speakers."""
+    return [part.strip().partition(":")[2].strip() for part in template.split("||")]
+
+
+def _norm(text: str) -> str:
+    """Lowercased words joined by one space (slots kept as ``{name}`` tokens)."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _shingles(line: str, n: int = 5) -> set[str]:
+    words = line.split()
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _own_templates() -> list[tuple[str, str]]:
+    return [(name, t) for name, bank in _banks(_own()).items() for t in bank[SPLIT]]
+
+
+def test_split_generates_the_stated_counts_with_its_own_seed_and_families() -> None:
+    assert SPLIT in SPLITS
+    assert SPLIT_SEEDS[SPLIT] == 6
+    assert list(SPLIT_SEEDS.values()).count(6) == 1
+    assert DEFAULT_SIZES[SPLIT] == (200, 400)
+    conversations = generate(SPLIT)
+    assert conversations == generate(SPLIT)
+    assert len(conversations) == 600
+    assert [c.id for c in conversations[:2]] == ["holdout3-0", "holdout3-1"]
+    labels = [c.label for c in conversations]
+    assert [label.grooming if label else None for label in labels] == [True] * 200 + [False] * 400
+    own = _own()["families"]
+    by_kind = {
+        kind: {f"synthetic:{name}" for name, spec in own.items() if spec["kind"] == kind}
+        for kind in ("grooming", "negative")
+    }
+    assert len(by_kind["grooming"]) == 6
+    assert len(by_kind["negative"]) == 10
+    assert {label.family for label in labels[:200] if label} == by_kind["grooming"]
+    assert {label.family for label in labels[200:] if label} == by_kind["negative"]
+    for conv in conversations[:200]:
+        assert conv.label is not None
+        assert conv.messages[0].sender in conv.label.groomers
+    for conv in conversations[200:]:
+        assert conv.label is not None
+        assert conv.label.groomers == frozenset()
+
+
+def test_own_file_adds_only_holdout3_wording_slots_and_families() -> None:
+    own = _own()
+    base = load_templates()
+    for name, bank in _banks(own).items():
+        assert set(bank) == {SPLIT}, name
+    assert set(own["grooming"]) == set(base["grooming"])  # every indicator bank, no other
+    assert all(spec["splits"] == [SPLIT] for spec in own["families"].values())
+    for other in _other_files():
+        assert not set(own["negative"]) & set(other["negative"])  # situations of its own
+        assert not set(own["families"]) & set(other["families"])
+        assert not set(own["slots"]) & set(other["slots"])
+        assert all(SPLIT not in bank for bank in _banks(other).values())
+        assert all(SPLIT not in spec["splits"] for spec in other["families"].values())
+    used = {slot for _, template in _own_templates() for slot in _SLOT.findall(template)}
+    assert used == set(own["slots"])  # every slot used, none from elsewhere
+
+
+def test_every_bank_its_families_use_has_enough_distinct_phrasings() -> None:
+    own = _own()
+    banks = _banks(load_split_templates(SPLIT))
+    used = {
+        str(spec.get("filler", "smalltalk")) if beat == "smalltalk" else f"{spec['kind']}.{beat}"
+        for spec in own["families"].values()
+        for beat in spec["beats"]
+    }
+    assert {f"grooming.{name}" for name in own["grooming"]} <= used
+    assert {f"negative.{name}" for name in own["negative"]} <= used
+    for name in used:
+        assert len(banks[name][SPLIT]) >= 7, name
+    for name, bank in _banks(own).items():
+        assert len(set(bank[SPLIT])) == len(bank[SPLIT]), f"{name}: repeated phrasing"
+
+
+def test_template_lines_are_disjoint_from_every_other_split() -> None:
+    others: set[str] = set()
+    other_shingles: set[str] = set()
+    for data in _other_files():
+        for bank in _banks(data).values():
+            for templates in bank.values():
+                for template in templates:
+                    for text in _texts(template):
+                        others.add(_norm(text))
+                        other_shingles |= _shingles(_norm(text))
+    assert len(others) > 600  # synthetic.toml's and holdout2's phrasings were all read
+    for name, template in _own_templates():
+        for who, text in zip(
+            (p.strip()[:1] for p in template.split("||")), _texts(template), strict=True
+        ):
+            line = _norm(text)
+            if who == "A" or len(line.split()) >= 4:  # short replies ("ok", "no") may repeat
+                assert line not in others, f"{name}: {text!r} is another split's line"
+            shared = _shingles(line) & other_shingles
+            assert not shared, f"{name}: {text!r} shares {shared} with another split"
+
+
+def test_generated_lines_are_disjoint_from_every_other_split() -> None:
+    """Exact comparison after slot filling, on the conversations each split generates."""
+
+    def lines(split: str) -> set[str]:
+        conversations = generate(split, SyntheticOptions(*DEFAULT_SIZES[split], obfuscation=0))
+        return {m.text for c in conversations for m in c.messages[2:] if len(m.text.split()) >= 4}
+
+    own = lines(SPLIT)
+    assert len(own) > 300
+    for split in SPLITS:
+        if split != SPLIT:
+            assert not own & lines(split), split
+
+
+def _line_patterns() -> list[re.Pattern[str]]:
+    """One regex per holdout3 template line, slots matching any of their holdout3 values."""
+    slots = _own()["slots"]
+    patterns = []
+    for _, template in _own_templates():
+        for text in _texts(template):
+            pieces = _SLOT.split(text)
+            regex = "".join(
+                re.escape(piece)
+                if i % 2 == 0
+                else "(?:" + "|".join(map(re.escape, slots[piece])) + ")"
+                for i, piece in enumerate(pieces)
+            )
+            patterns.append(re.compile(regex))
+    return patterns
+
+
+def test_generated_conversations_use_only_holdout3_wording() -> None:
+    conversations = generate(SPLIT, SyntheticOptions(*DEFAULT_SIZES[SPLIT], obfuscation=0))
+    patterns = _line_patterns()
+    for conv in conversations:
+        for message in conv.messages[2:]:  # after the greeting pair
+            assert any(p.fullmatch(message.text) for p in patterns), (conv.id, message.text)
+
+
+def _filled(text: str, slots: dict[str, list[str]]) -> list[str]:
+    """``text`` with its slots filled every possible way."""
+    pieces = _SLOT.split(text)  # text, slot, text, slot, ..., text
+    choices = [[piece] if i % 2 == 0 else slots[piece] for i, piece in enumerate(pieces)]
+    return ["".join(parts) for parts in itertools.product(*choices)]
+
+
+def test_no_holdout3_text_in_the_detector_data() -> None:
+    """The pattern table and embedding examples (read as plain text) hold no holdout3 line."""
+    detector_text = (
+        " " + " ".join(_norm(_read(f"data/{name}.toml")) for name in ("examples", "patterns")) + " "
+    )
+    assert len(detector_text) > 1000
+    slots = _own()["slots"]
+    checked = 0
+    for name, template in _own_templates():
+        for text in _texts(template):
+            for filled in _filled(text, slots):
+                line = _norm(filled)
+                if len(line.split()) >= 4:
+                    checked += 1
+                    assert f" {line} " not in detector_text, f"{name}: {filled!r}"
+    assert checked > 300
+
+
+def test_cli_generate_and_synthetic_source(tmp_path: Path) -> None:
+    path = tmp_path / "h3.jsonl"
+    result = CliRunner().invoke(app, ["chat", "generate", "--split", SPLIT, "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 600 conversations" in result.stdout
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [row["id"] for row in rows[:2]] == ["holdout3-0", "holdout3-1"]
+    assert sum(1 for row in rows if row["label"]["grooming"]) == 200
+    # `synthetic:holdout3` names the split for the CLI's data loader (generation only here)
+    loaded = _load([f"synthetic:{SPLIT}"], None)
+    assert [c.id for c in loaded] == [row["id"] for row in rows]
