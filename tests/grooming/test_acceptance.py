@@ -31,13 +31,15 @@ def _check(report: EvaluationReport, max_share: float, max_fp: float = 0.01) -> 
 
 
 def test_pattern_detector_on_the_eval_split(pattern_detector: PatternDetector) -> None:
-    # Round 4 measured F0.5 0.976, 1.15 % false positives (6 of 520, all `checking_in`) and
-    # 40.0 % read: the 1 % and < 40 % targets are NOT met (docs/grooming.md); this guards
-    # against getting worse. The blind holdout2 figures (docs/grooming.md) are far weaker.
-    _check(evaluate(_eval_split(), pattern_detector), max_share=0.42, max_fp=0.012)
+    # Round 5 measured F0.5 0.994, 0.19 % false positives (1 of 520, `checking_in`) and
+    # 41.1 % read counting misses (round 4: 0.976, 1.15 %, 40.0 %): the < 40 % target is NOT
+    # met (docs/grooming.md); this guards against getting worse. The holdout2 figures
+    # (docs/grooming.md) are far weaker.
+    _check(evaluate(_eval_split(), pattern_detector), max_share=0.42)
 
 
 @pytest.mark.slow
 def test_embedding_detector_on_the_eval_split(embedding_detector: Detector) -> None:
-    # Round 4 measured 40.5 % counting misses (round 3: 38.9 %): the < 40 % target is NOT met.
+    # Round 5 measured F0.5 0.999, 0 % false positives and 40.5 % read counting misses (round
+    # 4: 1.000, 0 %, 40.5 %; round 3: 38.9 %): the < 40 % target is NOT met.
     _check(evaluate(_eval_split(), embedding_detector), max_share=0.41)

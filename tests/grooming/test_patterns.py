@@ -171,8 +171,8 @@ CASES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["if u dont send it ill tell ur parents", "pr0ve u trust me", "why r u ignoring me"],
     ),
     "minor_age_disclosed": (
-        ["i'm 13", "13 u?", "im in 7th grade", "year 8"],
-        ["i have 2 dogs", "i'm 34", "there were 13 of us"],
+        ["i'm 13", "13 u?", "im in 7th grade", "year 8", "you're 12 too?", "year 9 like you"],
+        ["i have 2 dogs", "i'm 34", "there were 13 of us", "are you 18 too"],
         ["im 13 yo", "I'M 12", "6th wbu"],
     ),
     "adult_inclusion": (
@@ -184,6 +184,11 @@ CASES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ],
         ["don't tell your parents", "your parents are strict", "i have two parents"],
         ["ask ur parents first", "bring ur mom", "ive emailed ur parents"],
+    ),
+    "family_relation": (
+        ["thanks grandma", "love you too dad", "lots of love, auntie meg", "from uncle ray and me"],
+        ["you're like a big brother to me", "call me uncle", "i told my mum", "your dad is strict"],
+        ["thx nana", "love u 2 mum", "ok thanks m0m"],
     ),
 }
 

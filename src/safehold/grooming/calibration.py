@@ -10,7 +10,9 @@ method; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, 4.4.1
 standardised features, in numpy so the default install needs no scikit-learn. Samples are
 senders: label 1 for a labelled groomer, 0 for everyone else. Each grooming conversation also
 contributes its 40 %, 60 % and 80 % prefixes (labelled by the full conversation), so the model
-learns to rate partial evidence, which early warning needs.
+learns to rate partial evidence, which early warning needs. For the embedding detector the
+training hits are out of fold (:mod:`.out_of_fold`): the learned indicator model was fitted on
+the training lines, and the risk model should see the noise it makes on unseen wording.
 """
 
 from __future__ import annotations
@@ -37,9 +39,25 @@ PREFIXES = (0.4, 0.6, 0.8)
 #: adult friend's photo is too (dev adults 7 %). Chosen on dev (docs/grooming.md).
 MIN_PREFIX_INDICATORS = 2
 DEFAULT_L2 = 10.0
+#: L2 strength per detector (round 5; docs/grooming.md). Embedding, fitted on out-of-fold
+#: hits with :data:`MIN_BEHAVIOURS` 2: 1. Leaving one family out, 1 against 3 gave pooled
+#: recall 0.93 against 0.90, dev false positives 0 % against 0.08 % and the families' median
+#: reads 0.52 against 0.54; on the 2,784 negatives of the seen splits it flagged 14 against 16.
+#: Pattern: 15, which flags 18 of those negatives (10: 23, 1: 31) and keeps five photo
+#: requests between two declared adults at monitor (0.56; 10: 0.598, 1: review;
+#: ``test_persistence``).
+L2_BY_DETECTOR = {"embedding": 1.0, "pattern": 15.0}
+#: :attr:`~.risk.RiskModel.min_behaviours` per detector (round 5; docs/grooming.md). On the
+#: embedding path a lone gift or age question plus weak hits reached review; requiring two
+#: behaviours (or one of the exclusivity, sexual or approach stage) flagged 14 instead of 26
+#: of the 2,784 negatives of the seen splits and, leaving one family out, 0 % of dev's
+#: negatives (0.27 % without), at the cost of later warnings (median of the families' median
+#: reads 0.52 against 0.46). On the pattern path it flagged as many negatives (18) and warned
+#: later (eval 45 % against 41 %), so it stays 1 there.
+MIN_BEHAVIOURS = {"embedding": 2, "pattern": 1}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
-LOWERING = ("protective", "mutual", "partner_adult")
+LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
 
 
@@ -131,9 +149,16 @@ def _irls(
 
 
 def fit_risk_model(
-    conversations: list[Conversation], detector: Detector, l2: float = DEFAULT_L2
+    conversations: list[Conversation], detector: Detector, l2: float | None = None
 ) -> RiskModel:
-    """Fit a :class:`RiskModel` for ``detector`` on labelled conversations."""
+    """Fit a :class:`RiskModel` for ``detector`` on labelled conversations.
+
+    Args:
+        l2: L2 strength; default :data:`L2_BY_DETECTOR` for the detector's name
+            (:data:`DEFAULT_L2` for others).
+    """
+    if l2 is None:
+        l2 = L2_BY_DETECTOR.get(detector.name, DEFAULT_L2)
     x, y = sender_samples(conversations, detector, PREFIXES, MIN_PREFIX_INDICATORS)
     signs = np.array(
         [-1.0 if n in LOWERING else 0.0 if n == "escalation" else 1.0 for n in FEATURE_NAMES]
@@ -145,7 +170,22 @@ def fit_risk_model(
         round(bias, 6),
         tuple(round(float(v), 6) for v in mean),
         tuple(round(float(v), 6) for v in scale),
+        MIN_BEHAVIOURS.get(detector.name, 1),
     )
+
+
+def fitting_detector(detector: Detector, conversations: list[Conversation]) -> Detector:
+    """The detector whose hits the risk model is fitted on: for the embedding detector with
+    its learned indicator model, out-of-fold hits on ``conversations``
+    (:func:`~.out_of_fold.out_of_fold_detector`, round 5); otherwise ``detector`` itself.
+    """
+    from safehold.grooming.embedding import EmbeddingDetector
+
+    if isinstance(detector, EmbeddingDetector) and detector.indicator_model is not None:
+        from safehold.grooming.out_of_fold import out_of_fold_detector
+
+        return out_of_fold_detector(detector, conversations)
+    return detector
 
 
 def training_conversations() -> list[Conversation]:
@@ -175,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
             continue
-        models[name] = fit_risk_model(conversations, detector).to_dict()
+        models[name] = fit_risk_model(
+            conversations, fitting_detector(detector, conversations)
+        ).to_dict()
         print(f"{name}: fitted on {len(conversations)} conversations", file=sys.stderr)
     if target.exists():
         old = json.loads(target.read_text()).get("models", {})

@@ -6,6 +6,8 @@ refitted (:func:`~.calibration.fit_risk_model`) on ``train`` without that family
 ``dev``'s conversations of that family (whose phrasings no detector was fitted on) together
 with every ``dev`` negative. Families not in ``dev`` are scored on their own ``train``
 conversations (phrasings seen by the indicator model: an optimistic figure, marked so).
+As in :mod:`.calibration`, the embedding detector's risk model is fitted on out-of-fold hits
+(:func:`~.calibration.fitting_detector`); dev is scored with the detector's own hits.
 
 Run ``python -m safehold.grooming.crossval [pattern|embedding ...]``; prints one JSON line per
 detector and family.
@@ -17,7 +19,11 @@ import json
 import sys
 from typing import Any
 
-from safehold.grooming.calibration import fit_risk_model, training_conversations
+from safehold.grooming.calibration import (
+    fit_risk_model,
+    fitting_detector,
+    training_conversations,
+)
 from safehold.grooming.detector import Detector, get_detector
 from safehold.grooming.evaluate import evaluate
 from safehold.grooming.model import Conversation
@@ -37,8 +43,13 @@ def leave_one_family_out(
     train: list[Conversation],
     dev: list[Conversation],
     skepticism: int = DEFAULT_SKEPTICISM,
+    fit_detector: Detector | None = None,
 ) -> list[dict[str, Any]]:
     """One row per grooming family of ``train``: recall, median share read, false positives.
+
+    Args:
+        fit_detector: the detector whose hits the risk model is fitted on (default
+            ``detector``; :func:`~.calibration.fitting_detector` gives out-of-fold hits).
 
     Returns:
         Dicts with ``family``, ``scored_on`` (``dev`` or ``train (seen phrasings)``),
@@ -50,7 +61,7 @@ def leave_one_family_out(
     rows = []
     for family in families:
         rest = [c for c in train if _family(c) != family]
-        model = fit_risk_model(rest, detector)
+        model = fit_risk_model(rest, fit_detector or detector)
         held = [c for c in dev if _family(c) == family]
         scored_on = "dev"
         if not held:
@@ -81,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = generate("dev") + chatterbot_conversations("dev")
     for name in names:
         detector = get_detector(name)
-        for row in leave_one_family_out(detector, train, dev):
+        fitting = fitting_detector(detector, train)
+        for row in leave_one_family_out(detector, train, dev, fit_detector=fitting):
             print(json.dumps({"detector": name, **row}))
     return 0
 

@@ -9,10 +9,12 @@ how many stages they span, whether the stages appear in grooming order (escalati
 is one-sided (peers ask each other's age; groomers ask and do not answer), whether it is
 mutual (the other person showed the same behaviours), the age gap (declared ages, or adult
 and minor ages said in the chat), a partner known to be an adult, protective context (parents
-included) and **persistence**: a request for photos or sexualised talk made again and again,
-after a refusal or not, is pressure (a design choice: that is how a trust-and-safety reviewer
-reads a repeated demand on a child). Persistence is capped at :data:`PERSISTENCE_CAP`
-repeats, so one message pasted ten thousand times weighs what a handful of repeats do.
+included), **peers** (both minors of about the same age), **family** (someone named a family
+relationship: "thanks nana"; round 5) and **persistence**: a request for photos or sexualised
+talk made again and again, after a refusal or not, is pressure (a design choice: that is how
+a trust-and-safety reviewer reads a repeated demand on a child). Persistence is capped at
+:data:`PERSISTENCE_CAP` repeats, so one message pasted ten thousand times weighs what a
+handful of repeats do.
 """
 
 from __future__ import annotations
@@ -33,11 +35,15 @@ MAX_IDS = 20
 #: classmates and gaming guilds repeat those innocently (on dev, counting them flagged 4-16 %
 #: of guild chats).
 REQUESTS = ("image_request", "sexualising")
+#: Declared ages at most this many years apart count as peers (``peer_minor``): one or two
+#: school years either way. A design choice of this engine (round 5), not from a paper.
+PEER_YEARS = 2
 #: Repeats of requests counted at most (the score is bounded however often a request is sent).
 PERSISTENCE_CAP = 3
 _EXCLUSIVITY = {n for n in RISK_INDICATORS if stage_of(n) == Stage.EXCLUSIVITY}
 _SEXUAL = {n for n in RISK_INDICATORS if stage_of(n) == Stage.SEXUAL}
 _APPROACH = {n for n in RISK_INDICATORS if stage_of(n) == Stage.APPROACH}
+_STRONG = _EXCLUSIVITY | _SEXUAL | _APPROACH
 
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"ind_{n}" for n in RISK_INDICATORS),
@@ -54,6 +60,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "persistence",
     "mutual",
     "partner_adult",
+    "peer_minor",
+    "family",
 )
 
 
@@ -80,6 +88,7 @@ class SenderEvidence:
     protective_ids: list[str] = field(default_factory=list)
     minor_ids: list[str] = field(default_factory=list)
     adult_ids: list[str] = field(default_factory=list)
+    family_ids: list[str] = field(default_factory=list)
 
 
 class Evidence:
@@ -104,6 +113,8 @@ class Evidence:
                 _keep(state.protective_ids, message.id)
             elif hit.indicator == "minor_age_disclosed":
                 _keep(state.minor_ids, message.id)
+            elif hit.indicator == "family_relation":
+                _keep(state.family_ids, message.id)
             elif hit.indicator in RISK_INDICATORS:
                 if hit.indicator == "age_gap" and hit.strength >= PRESENT:
                     _keep(state.adult_ids, message.id)
@@ -156,7 +167,16 @@ class Evidence:
             float(self.persistence(sender)),
             _mutual(present, others),
             1.0 if self._partner_adult(sender) else 0.0,
+            1.0 if self._peer_minor(sender, state) else 0.0,
+            1.0 if self.family_context() else 0.0,
         ]
+
+    def behaviours(self, sender: str) -> tuple[int, bool]:
+        """How many distinct risk indicators ``sender`` showed (strength >= PRESENT), and
+        whether one is of the exclusivity, sexual or approach stage."""
+        state = self.senders.get(sender, SenderEvidence())
+        present = [n for n, f in state.found.items() if f.strength >= PRESENT]
+        return len(present), any(n in _STRONG for n in present)
 
     def persistence(self, sender: str) -> int:
         """How often ``sender`` repeated a request (:data:`REQUESTS`), 0-PERSISTENCE_CAP."""
@@ -189,6 +209,35 @@ class Evidence:
         return bool(others) and all(
             self._is_adult(pid, self.senders.get(pid, SenderEvidence())) for pid in others
         )
+
+    def family_context(self) -> bool:
+        """Someone in the conversation addressed the other as a relative or signed as one
+        (``family_relation``). A feature of this engine (fitted weight <= 0): it lowers the
+        risk, never clears it (relatives can groom, and a stranger can type "thanks uncle")."""
+        return any(s.family_ids for s in self.senders.values())
+
+    def _peer_minor(self, sender: str, state: SenderEvidence) -> bool:
+        """``sender`` is known to be a minor (declared age or role, or said a minor age in the
+        chat) of an age close to the other's (within :data:`PEER_YEARS` where both declared
+        one), and never claimed an adult age. Declared ages can be false (the fitted weight,
+        <= 0, lowers the risk; it never clears it)."""
+        if state.adult_ids:
+            return False
+        person = self.participants.get(sender)
+        age = person.declared_age if person is not None else None
+        if age is not None and age >= 18:
+            return False
+        minor = (age is not None) or (person is not None and person.role == "minor")
+        if not (minor or state.minor_ids):
+            return False
+        if age is None:
+            return True
+        partner_ages = [
+            p.declared_age
+            for pid, p in self.participants.items()
+            if pid != sender and p.declared_age is not None
+        ]
+        return all(abs(age - other) <= PEER_YEARS for other in partner_ages)
 
     def _partner_minor(self, sender: str, others: list[SenderEvidence]) -> bool:
         for pid, person in self.participants.items():

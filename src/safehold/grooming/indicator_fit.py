@@ -37,7 +37,13 @@ from safehold.grooming.normalize import normalize
 from safehold.grooming.synthetic import obfuscate, template_lines
 
 #: Indicators the model learns: the embedding detector's (facts stay with the patterns).
-SKIPPED = ("age_gap", "minor_age_disclosed", "adult_inclusion")
+SKIPPED = ("age_gap", "minor_age_disclosed", "adult_inclusion", "family_relation")
+#: Negative banks left out of the line model (round 5): their lines show the behaviours on
+#: purpose (a relative asks for a photo of the jumper, a friend asks if the parents are home),
+#: and the conversation's context (family, peers) is what makes them benign, which the risk
+#: model reads (``features``), not the line. As ``none`` lines they moved the chosen threshold
+#: 0.7 -> 0.75 and cost line recall on dev (0.79 -> 0.76).
+CONTEXT_BANKS = ("negative.relatives", "negative.friends")
 #: Grid of the inverse L2 strength and of the threshold, searched on dev.
 C_GRID = (0.5, 2.0, 8.0)
 THRESHOLD_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))
@@ -66,6 +72,8 @@ def indicator_pairs(
     raw: list[tuple[str, str, str]] = []
     for n, line in enumerate(template_lines(split)):
         kind, _, name = line.bank.partition(".")
+        if line.bank in CONTEXT_BANKS:
+            continue
         if kind == "grooming" and name in SKIPPED and line.speaker == "A":
             continue
         label = name if kind == "grooming" and line.speaker == "A" else NONE

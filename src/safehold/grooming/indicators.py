@@ -169,6 +169,15 @@ _BUILT_IN = (
         ("hard-negative design, docs/grooming.md",),
         polarity="protective",
     ),
+    Indicator(
+        "family_relation",
+        Stage.CONTEXT,
+        "family relationship",
+        "one participant addresses the other as a relative or signs as one ('thanks nana', "
+        "'love, grandad'): lowers the risk, never clears it (relatives can groom too)",
+        ("hard-negative design, docs/grooming.md (round 5)",),
+        polarity="protective",
+    ),
 )
 
 for _indicator in _BUILT_IN:

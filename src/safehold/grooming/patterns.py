@@ -29,6 +29,8 @@ MACROS = {
     "{pic}": r"(?:picture|pictures|photo|photos|video|videos|snap|snaps|pic|image|images|selfie)",
     "{adult}": r"(?:1[89]|[2-9][0-9])",
     "{youre}": r"(?:you are|you re|your|you r)",
+    "{kin}": r"(?:mom|dad|mommy|daddy|mama|papa|nana|nan|nanna|granny|gran|grandma|grandpa"
+    r"|grandad|granddad|grandmother|grandfather|auntie|aunty|aunt|uncle|cousin|stepmom|stepdad)",
 }
 _WORD = re.compile(r"[a-z]{3,}")
 

@@ -25,14 +25,9 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from safehold.errors import ConfigurationError
-from safehold.grooming.features import (
-    FEATURE_NAMES,
-    PERSISTENCE_CAP,
-    PRESENT,
-    REQUESTS,
-    Evidence,
-)
-from safehold.grooming.indicators import INDICATORS, Stage
+from safehold.grooming.explain import escalation_stages, reasons
+from safehold.grooming.features import FEATURE_NAMES, PRESENT, Evidence
+from safehold.grooming.indicators import INDICATORS
 
 if TYPE_CHECKING:
     from safehold.settings import Settings
@@ -84,13 +79,21 @@ class RiskThresholds:
 
 @dataclass(frozen=True)
 class RiskModel:
-    """Logistic weights over :data:`FEATURE_NAMES` (standardised by ``mean``/``scale``)."""
+    """Logistic weights over :data:`FEATURE_NAMES` (standardised by ``mean``/``scale``).
+
+    ``min_behaviours``: review and urgent need this many distinct behaviours of the sender
+    (strength >= PRESENT), unless one is of the exclusivity, sexual or approach stage or the
+    sender is persistent; below, the action stops at ``monitor`` (the score is unchanged).
+    2 for the embedding path (round 5): its graded strengths let one friendship or gift
+    message plus weak hits reach review (docs/grooming.md).
+    """
 
     name: str
     weights: tuple[float, ...]
     bias: float
     mean: tuple[float, ...]
     scale: tuple[float, ...]
+    min_behaviours: int = 1
 
     def score(self, features: list[float]) -> float:
         """Probability (0-1) that the sender with these features is grooming."""
@@ -126,6 +129,7 @@ def load_risk_model(detector: str = "pattern") -> RiskModel:
         entry["bias"],
         tuple(entry["mean"]),
         tuple(entry["scale"]),
+        int(entry.get("min_behaviours", 1)),
     )
 
 
@@ -206,16 +210,19 @@ def assess(
         score = (sender_scores or {}).get(sender)
         if score is None:
             score = model.score(evidence.features(sender))
+        persistent = evidence.persistent(sender)
         action = thresholds.action(
-            score,
-            pressure="pressure_threats" in state.found,
-            persistent=evidence.persistent(sender),
+            score, pressure="pressure_threats" in state.found, persistent=persistent
         )
+        if action in ("review", "urgent") and not persistent:
+            count, strong = evidence.behaviours(sender)
+            if count < model.min_behaviours and not strong:
+                action = "monitor"
         ranked.append(SenderRisk(sender, round(score, 4), action))
     ranked.sort(key=lambda r: (-r.score, r.sender))
     top = ranked[0] if ranked else None
     findings = _findings(evidence, [r.sender for r in ranked])
-    escalation = _escalation(evidence, top.sender) if top else ()
+    escalation = escalation_stages(evidence, top.sender) if top else ()
     score = top.score if top else 0.0
     action = top.action if top else "none"
     return ConversationRisk(
@@ -227,7 +234,7 @@ def assess(
         senders=tuple(ranked),
         indicators=findings,
         escalation=escalation,
-        reasons=_reasons(evidence, top.sender if top else None, escalation),
+        reasons=reasons(evidence, top.sender if top else None, escalation),
         messages_read=evidence.count,
         model=model_label,
     )
@@ -253,51 +260,3 @@ def _findings(evidence: Evidence, order: list[str]) -> tuple[IndicatorFinding, .
                 )
             )
     return tuple(out)
-
-
-def _escalation(evidence: Evidence, sender: str) -> tuple[str, ...]:
-    state = evidence.senders[sender]
-    stages: list[str] = []
-    for name, found in sorted(state.found.items(), key=lambda kv: kv[1].first_index):
-        stage = INDICATORS.get(name).stage
-        if (
-            found.strength >= PRESENT
-            and stage != Stage.CONTEXT
-            and stage.name.lower() not in stages
-        ):
-            stages.append(stage.name.lower())
-    return tuple(stages)
-
-
-def _reasons(
-    evidence: Evidence, sender: str | None, escalation: tuple[str, ...]
-) -> tuple[str, ...]:
-    if sender is None:
-        return ()
-    state = evidence.senders[sender]
-    lines: list[str] = []
-    shown = sorted((f.first_index, n, f) for n, f in state.found.items() if f.strength >= PRESENT)
-    if shown:
-        steps = ", then ".join(
-            f"{INDICATORS.get(n).title} ({', '.join(f.message_ids[:3])})" for _, n, f in shown
-        )
-        lines.append(f"{sender}: {steps}")
-    repeats = evidence.persistence(sender)
-    if repeats:
-        asked = sorted(n for n in REQUESTS if n in state.found and state.found[n].repeats)
-        titles = ", ".join(INDICATORS.get(n).title for n in asked)
-        more = " or more" if repeats >= PERSISTENCE_CAP else ""
-        lines.append(f"{sender} repeated requests {repeats}{more} times ({titles}): pressure")
-    if len(escalation) >= 2:
-        lines.append(f"escalates through {len(escalation)} stages: {' -> '.join(escalation)}")
-    features = dict(zip(FEATURE_NAMES, evidence.features(sender), strict=True))
-    if features["age_gap"]:
-        lines.append(f"{sender} appears to be an adult talking with a minor")
-    elif features["partner_minor"]:
-        lines.append("the other participant appears to be under 18")
-    if state.protective:
-        lines.append(
-            f"parents or guardians included ({', '.join(state.protective_ids[:3])}): "
-            "lowers the risk"
-        )
-    return tuple(lines)
