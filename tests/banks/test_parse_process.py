@@ -34,7 +34,7 @@ def _csv(path: Path) -> None:
     lines[30] = f"md5,{'2' * 32},,bad category,,,\n"  # category without a scheme (line 31)
     lines[40] = f'md5,{"3" * 32},,,,,"a note\nover two lines"\n'  # good: a quoted newline
     lines[50] = f"md5,{'4' * 32},,,,,nul\x00here\n"  # NUL character (line 52: after the note)
-    lines.append(lines[5])  # a repeat of a good row
+    lines.append(lines[5].replace("row 5", "the repeat"))  # a repeat of a good row
     path.write_text("".join(lines))
 
 
@@ -95,9 +95,16 @@ def test_parser_process_gives_the_in_process_result(
     assert [e.line for e in by_process.errors] == [11, 21, 31, 52]
     for field in ("added", "duplicates", "error_count", "errors", "fmt", "notes", "resampled"):
         assert getattr(by_process, field) == getattr(by_thread, field), field
-    assert [(rows, added) for rows, added, _ in seen] == [(500, 500), (1000, 1000), (1197, 1196)]
+    # Staging files of 100 rows (a fifth of a transaction): first, and whenever the input
+    # left looks smaller than a transaction (here always: the reader has read the whole file).
+    assert [(rows, added) for rows, added, _ in seen] == [
+        *[(n, n) for n in range(100, 1101, 100)],
+        (1197, 1196),
+    ]
     assert seen[-1][2] == path.stat().st_size
-    assert _stored(bank_service, "process") == _stored(bank_service, "thread")
+    stored = _stored(bank_service, "process")
+    assert sorted(stored, key=repr) == sorted(_stored(bank_service, "thread"), key=repr)
+    assert [e[5] for e in stored if e[1] == f"{5:064x}"] == ["row 5"]  # the first copy kept
     assert os.listdir(tmp_path / "scratch") == []  # the staging folder is gone
 
 
@@ -174,3 +181,12 @@ def test_a_parser_failure_is_a_storage_error_without_values() -> None:
     theirs.close()
     with pytest.raises(StorageError, match="stopped unexpectedly"):
         parse_process._receive(ours)
+
+
+def test_staging_files_are_small_first_and_last() -> None:
+    # 1,000 rows a transaction; 100 bytes a row read so far.
+    assert parse_process.rows_for_next_file(1000, 0, 0, 10**6) == 200
+    assert parse_process.rows_for_next_file(1000, 200, 20_000, 980_000) == 1000
+    assert parse_process.rows_for_next_file(1000, 9000, 900_000, 100_000) == 1000
+    assert parse_process.rows_for_next_file(1000, 9200, 920_000, 80_000) == 200
+    assert parse_process.rows_for_next_file(1000, 9200, 920_000, 0) == 200

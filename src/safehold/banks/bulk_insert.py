@@ -117,8 +117,8 @@ _SQLITE_STAGE_DDL = (
 )
 #: The order bulk loads move rows into ``bank_entries`` in (and so their ids, within one
 #: transaction): the unique key's, so its index is filled page by page instead of at a random
-#: page per row.
-KEY_ORDER = "signal_type, value_digest"
+#: page per row; then ``ord``, so of two rows with one key the first in the input is kept.
+KEY_ORDER = "signal_type, value_digest, ord"
 #: The order of every other insert: as given (``ord`` numbers the staged rows).
 INPUT_ORDER = "ord"
 
@@ -145,22 +145,29 @@ def insert_staged_sqlite(
     (change ``seq``); return how many were added (duplicates skipped). The staging table is
     emptied.
 
-    SQLite (without ``AUTOINCREMENT``) would give a deleted newest row's id again, so ids are
-    given explicitly from :func:`next_sqlite_id`, numbered in ``order``; a skipped duplicate
-    leaves a gap. ``WHERE true`` keeps the upsert's ``ON`` from parsing as a join
-    (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
+    SQLite (without ``AUTOINCREMENT``) numbers new rows from the largest stored id, which
+    would give a deleted newest row's id again; when a tombstone lies above every entry, ids
+    are given explicitly from :func:`next_sqlite_id`, numbered in ``order``. Either way ids
+    follow ``order``; a skipped duplicate may leave a gap. ``WHERE true`` keeps the upsert's
+    ``ON`` from parsing as a join (https://sqlite.org/lang_upsert.html, "Parsing Ambiguity").
     """
+    stored = c.execute(select(func.coalesce(func.max(bank_entries.c.id), 0))).scalar_one()
     first = next_sqlite_id(c)
     now = _sqlite_time(c, utcnow()).replace("'", "")
     columns = ", ".join(_ROW_COLUMNS)
+    if first == int(stored) + 1:  # SQLite's own next rowid is new: let it number the rows
+        id_column, id_value = "", ""
+    else:  # a tombstone above every entry: number from ``first`` (1.4x slower, measured)
+        id_column = "id, "
+        id_value = f"{int(first) - 1} + row_number() OVER (ORDER BY {_order(order)}), "
     cursor = _driver(c).cursor()  # type: ignore[attr-defined]
     try:
         cursor.execute(_SQLITE_STAGE_DDL.format(schema=schema))
         cursor.execute(
-            f"INSERT INTO bank_entries (id, {columns}, {', '.join(_CONSTANT_COLUMNS)}) "
-            f"SELECT {int(first) - 1} + row_number() OVER (ORDER BY {_order(order)}), "
-            f"{columns}, {int(bank_id)}, '{now}', 1, {int(seq)} FROM {schema}.{SQLITE_STAGE_TABLE} "
-            f"WHERE true ORDER BY {_order(order)} ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
+            f"INSERT INTO bank_entries ({id_column}{columns}, {', '.join(_CONSTANT_COLUMNS)}) "
+            f"SELECT {id_value}{columns}, {int(bank_id)}, '{now}', 1, {int(seq)} "
+            f"FROM {schema}.{SQLITE_STAGE_TABLE} WHERE true ORDER BY {_order(order)} "
+            f"ON CONFLICT ({_UNIQUE_ENTRY}) DO NOTHING"
         )
         added = int(cursor.rowcount)
         cursor.execute(f"DELETE FROM {schema}.{SQLITE_STAGE_TABLE}")

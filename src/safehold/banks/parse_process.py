@@ -20,6 +20,7 @@ thread (``bulk_load.load_rows``). The report is the same either way. Figures:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -54,6 +55,10 @@ from safehold.errors import SafeholdError, StorageError
 PROCESS_MIN_BYTES = 16 * 1024 * 1024
 #: Staging files written ahead of this process (each one transaction's rows).
 STAGED_AHEAD = 2
+#: The first and last staging files hold ``batch_rows // RAMP_DIVISOR`` rows (see
+#: :func:`rows_for_next_file`): with 500,000-row files, 1M rows took 7.3 s, 2.4 s of them
+#: waiting for the first file or the last insert.
+RAMP_DIVISOR = 5
 _SCHEMA = "safehold_staged"
 
 
@@ -201,11 +206,14 @@ def parse_to_staging(job: ParseJob, pipe: Pipe) -> None:
             resampler = VpdqResampler(seconds) if seconds else None
             tally = ImportTally(job.source, resampler)
             rows = tally.rows(opened.rows)
-            outstanding = 0
-            for number in range(1 << 62):
+            outstanding = done = 0
+            size = os.fstat(binary.fileno()).st_size - job.offset
+            for number in itertools.count():
+                read = opened.stream.count
+                count = rows_for_next_file(job.batch_rows, done, read, size - read)
                 path = os.path.join(job.workdir, f"stage-{number}.sqlite")
-                staged = _stage_file(path, batches(islice(rows, job.batch_rows), job.default,
-                                                   CHUNK_ROWS))  # fmt: skip
+                staged = _stage_file(path, batches(islice(rows, count), job.default, CHUNK_ROWS))
+                done += staged
                 if staged == 0:
                     Path(path).unlink(missing_ok=True)
                     break
@@ -225,6 +233,16 @@ def parse_to_staging(job: ParseJob, pipe: Pipe) -> None:
             pipe.send(("error", type(exc).__name__, message))
     finally:
         pipe.close()
+
+
+def rows_for_next_file(batch_rows: int, rows_done: int, bytes_done: int, bytes_left: int) -> int:
+    """Rows for the next staging file: ``batch_rows``, but a fifth of it for the first file
+    (the importing process starts sooner) and once the rest of the input looks smaller than
+    ``batch_rows`` at the bytes per row so far (it finishes sooner after the parser does)."""
+    small = max(1, batch_rows // RAMP_DIVISOR)
+    if rows_done == 0 or bytes_done <= 0:
+        return small
+    return small if bytes_left * rows_done < batch_rows * bytes_done else batch_rows
 
 
 def _stage_file(path: str, chunks: Any) -> int:
