@@ -4,6 +4,7 @@ and the same stored rows as the in-process path, errors carried back, nothing le
 from __future__ import annotations
 
 import io
+import itertools
 import multiprocessing
 import os
 import tempfile
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from safehold.banks import importing, parse_process
+from safehold.banks import importing, parse_process, parse_worker
 from safehold.banks.importing import ImportReport, import_bank_file
 from safehold.banks.service import BankService
 from safehold.errors import InvalidInputError, StorageError
@@ -51,13 +52,13 @@ def _import(
 def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """Bank names imported through the parser process; temporary files go under tmp_path."""
     called: list[str] = []
-    real: Callable[..., Any] = parse_process.load_in_process_pair
+    real: Callable[..., Any] = parse_process.load_with_parsers
 
     def wrapper(engine: Any, bank_name: str, *args: Any, **kwargs: Any) -> Any:
         called.append(bank_name)
         return real(engine, bank_name, *args, **kwargs)
 
-    monkeypatch.setattr(importing, "load_in_process_pair", wrapper)
+    monkeypatch.setattr(importing, "load_with_parsers", wrapper)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -185,8 +186,110 @@ def test_a_parser_failure_is_a_storage_error_without_values() -> None:
 
 def test_staging_files_are_small_first_and_last() -> None:
     # 1,000 rows a transaction; 100 bytes a row read so far.
-    assert parse_process.rows_for_next_file(1000, 0, 0, 10**6) == 200
-    assert parse_process.rows_for_next_file(1000, 200, 20_000, 980_000) == 1000
-    assert parse_process.rows_for_next_file(1000, 9000, 900_000, 100_000) == 1000
-    assert parse_process.rows_for_next_file(1000, 9200, 920_000, 80_000) == 200
-    assert parse_process.rows_for_next_file(1000, 9200, 920_000, 0) == 200
+    assert parse_worker.rows_for_next_file(1000, 0, 0, 10**6) == 200
+    assert parse_worker.rows_for_next_file(1000, 200, 20_000, 980_000) == 1000
+    assert parse_worker.rows_for_next_file(1000, 9000, 900_000, 100_000) == 1000
+    assert parse_worker.rows_for_next_file(1000, 9200, 920_000, 80_000) == 200
+    assert parse_worker.rows_for_next_file(1000, 9200, 920_000, 0) == 200
+
+
+def _late_quotes_csv(path: Path, rows: int) -> None:
+    """A CSV with bad rows whose notes hold quoted newlines and doubled quotes from row
+    ``rows * 9 // 10`` on, and a quoted header."""
+    lines = ['"signal_type","signal_str",collab,category,tags,quality,note\n']
+    for i in range(1, rows + 1):
+        late = i >= rows * 9 // 10 and i % 7 == 0
+        note = f'"note {i}\nsecond line, with ""quotes"""' if late else f"row {i}"
+        value = f"{i:032x}" if i % 50 else f"{i:031x}"  # every 50th hash is short: a bad row
+        lines.append(f"md5,{value},,ncmec-industry:A1,,,{note}\n")
+    lines.append(f"md5,{7:032x},,,,,the repeat\n")  # row 7 again, in the last part
+    path.write_text("".join(lines))
+
+
+def test_cuts_fall_between_rows_before_the_first_quote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safehold.banks import parse_parts
+
+    path = tmp_path / "list.csv"
+    _late_quotes_csv(path, 3000)
+    data = path.read_bytes()
+    header = data[: data.index(b"\n") + 1]
+    monkeypatch.setattr(parse_parts, "PART_BYTES", len(data) // 12)
+    parts = parse_parts.plan_parts(str(path), 0, "csv", parts=12)
+    # Cut points every twelfth of the file; the last one falls after the first quoted note.
+    assert len(parts) == 11
+    assert data.index(b'"note', len(header)) < parts[-1].start + len(data) // 12
+    assert (parts[0].start, parts[-1].end, parts[0].head) == (0, len(data), b"")
+    for before, part in itertools.pairwise(parts):
+        assert before.end == part.start
+        assert data[part.start - 1 : part.start] == b"\n"
+        assert b'"' not in data[len(header) : part.start]
+        assert part.first_line == data[: part.start].count(b"\n") + 1
+        assert part.head == header
+        with parse_parts.open_part(str(path), part) as stream:
+            assert stream.read() == header + data[part.start : part.end]
+    assert parts[3].file_line(2) == parts[3].first_line  # the line after the head
+    assert parts[3].file_line(None) is None
+    assert parse_parts.plan_parts(str(path), 0, "plain", parts=12) == [
+        parse_parts.FilePart(0, len(data))
+    ]
+
+
+def test_files_without_a_header_line_first_are_not_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safehold.banks import parse_parts
+
+    path = tmp_path / "list.csv"
+    _late_quotes_csv(path, 3000)
+    text = path.read_text()
+    monkeypatch.setattr(parse_parts, "PART_BYTES", len(text) // 12)
+    assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=12)) == 11  # with its header
+    for first in ("# a comment first\n", f"md5,{'a' * 32},,,,,\n"):
+        path.write_text(first + text)
+        assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=12)) == 1
+    # A quote on the first data line: no cut at all.
+    header, rest = text.split("\n", 1)
+    path.write_text(header + '\nmd5,"' + rest)
+    assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=12)) == 1
+
+
+@SQLITE_ONLY
+def test_parts_read_side_by_side_give_the_one_core_result(
+    bank_service: BankService, tmp_path: Path, spy: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safehold.banks import parse_parts
+
+    path = tmp_path / "list.csv"
+    _late_quotes_csv(path, 3000)
+    bank_service.create_bank("thread")
+    bank_service.create_bank("parts")
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 10**12)
+    by_thread = _import(bank_service, "thread", path, child=False, spy=spy)
+    monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 1)
+    monkeypatch.setattr(parse_process, "PARSERS", 2)
+    monkeypatch.setattr(parse_parts, "PART_BYTES", path.stat().st_size // 9)
+    planned: list[int] = []
+    real_plan = parse_parts.plan_parts
+
+    def plan(*args: Any, **kwargs: Any) -> Any:
+        parts = real_plan(*args, **kwargs)
+        planned.append(len(parts))
+        return parts
+
+    monkeypatch.setattr(parse_process, "plan_parts", plan)
+    by_parts = _import(bank_service, "parts", path, child=True, spy=spy)
+    assert planned == [9]  # the quoted notes start after the last cut point (8/9 of the file)
+    # 3,000 rows, 60 short hashes (every 50th row), then a repeat of row 7.
+    assert (by_parts.added, by_parts.duplicates, by_parts.error_count) == (2940, 1, 60)
+    for field in ("added", "duplicates", "error_count", "errors", "fmt", "notes", "resampled"):
+        assert getattr(by_parts, field) == getattr(by_thread, field), field
+    assert by_parts.errors[0].line == 51  # row 50
+    assert by_parts.errors[-1].line == 3000 + 1 + sum(  # row 3000, after the two-line notes
+        1 for i in range(2700, 3000) if i % 7 == 0
+    )
+    stored = _stored(bank_service, "parts")
+    assert sorted(stored, key=repr) == sorted(_stored(bank_service, "thread"), key=repr)
+    assert [e[5] for e in stored if e[1] == f"{7:032x}"] == ["row 7"]  # the first copy kept
+    assert os.listdir(tmp_path / "scratch") == []

@@ -25,7 +25,7 @@ from safehold.banks.bulk_load import ROWS_PER_TRANSACTION, load_rows
 from safehold.banks.formats import API_OPTIONS, FORMATS, OptionNames, Row, open_bank_file
 from safehold.banks.formats.vics import VicsLayout
 from safehold.banks.models import Category, NewEntry
-from safehold.banks.parse_process import load_in_process_pair, regular_file_path
+from safehold.banks.parse_process import load_with_parsers, regular_file_path
 from safehold.banks.validation import EntryValidator, validate_category, validate_text
 from safehold.banks.vpdq_sampling import VpdqResampler
 from safehold.errors import FormatError, InvalidInputError, SafeholdError
@@ -287,7 +287,7 @@ def _import_with_parser(
         path=path, offset=offset, open_args=open_args, source=source,
         vpdq_seconds_per_frame=vpdq_seconds_per_frame, batch_rows=batch_rows,
     )  # fmt: skip
-    added, summary = load_in_process_pair(service.engine, bank_name, job_args, on_batch=on_batch)
+    added, summary = load_with_parsers(service.engine, bank_name, job_args, on_batch=on_batch)
     return ImportReport(
         added=added, duplicates=summary.valid - added, errors=summary.errors,
         error_count=summary.bad, resampled=summary.resampled, fmt=summary.fmt,
