@@ -87,14 +87,9 @@ def test_a_transaction_takes_several_batches_from_the_reader(
     # 11 rows in batches of 2: transactions of 6 and 5 rows; the repeat of the first value
     # (row 4, second batch of the first transaction) is skipped.
     assert (added, seen) == (10, [(6, 5), (11, 10)])
-    # Rows are stored in the unique key's order (signal type, then SHA-256 of the value) within
-    # each insert, so ids follow it; the inserts follow the input. SQLite inserts a whole
-    # transaction at once, PostgreSQL each chunk as it comes (the second chunk holds the
-    # repeat, skipped).
-    if bank_service.engine.dialect.name == "sqlite":
-        inserts = [values[:5], values[5:]]
-    else:
-        inserts = [values[0:2], values[2:3], values[3:5], values[5:7], values[7:9], values[9:]]
+    # Each transaction's rows are stored in the unique key's order (signal type, then SHA-256
+    # of the value), so ids follow it; the transactions follow the input.
+    inserts = [values[:5], values[5:]]
     stored = [e.value for e in bank_service.iter_entries("b")]
     assert stored == [v for chunk in inserts for v in sorted(chunk, key=_digest)]
 
