@@ -195,10 +195,10 @@ def test_staging_files_are_small_first_and_last() -> None:
 
 def _late_quotes_csv(path: Path, rows: int) -> None:
     """A CSV with bad rows whose notes hold quoted newlines and doubled quotes from row
-    ``rows * 9 // 10`` on, and a quoted header."""
+    ``rows * 8 // 10`` on, and a quoted header."""
     lines = ['"signal_type","signal_str",collab,category,tags,quality,note\n']
     for i in range(1, rows + 1):
-        late = i >= rows * 9 // 10 and i % 7 == 0
+        late = i >= rows * 8 // 10 and i % 7 == 0
         note = f'"note {i}\nsecond line, with ""quotes"""' if late else f"row {i}"
         value = f"{i:032x}" if i % 50 else f"{i:031x}"  # every 50th hash is short: a bad row
         lines.append(f"md5,{value},,ncmec-industry:A1,,,{note}\n")
@@ -215,11 +215,20 @@ def test_cuts_fall_between_rows_before_the_first_quote(
     _late_quotes_csv(path, 3000)
     data = path.read_bytes()
     header = data[: data.index(b"\n") + 1]
-    monkeypatch.setattr(parse_parts, "PART_BYTES", len(data) // 12)
-    parts = parse_parts.plan_parts(str(path), 0, "csv", parts=12)
-    # Cut points every twelfth of the file; the last one falls after the first quoted note.
-    assert len(parts) == 11
-    assert data.index(b'"note', len(header)) < parts[-1].start + len(data) // 12
+    step = len(data) // 64
+    monkeypatch.setattr(parse_parts, "PART_BYTES", 8 * step)
+    # Parts of an eighth of PART_BYTES, then doubling up to PART_BYTES; the last under half
+    # of it joins the one before: cut points at 1/64, 3/64, 7/64, 15/64, 23/64, ... 55/64.
+    assert parse_parts.cut_points(0, len(data), 100) == [
+        step * k for k in (1, 3, 7, 15, 23, 31, 39, 47, 55)
+    ]
+    assert len(parse_parts.cut_points(0, len(data), 4)) == 3
+    parts = parse_parts.plan_parts(str(path), 0, "csv", parts=100)
+    # A cut needs a newline between its point and the first quote (row 2401's note, at 80 %):
+    # the last point, at 55/64 (86 %), has none.
+    quote_line = data.rindex(b"\n", 0, data.index(b'"note', len(header)))
+    points = parse_parts.cut_points(0, len(data), 100)
+    assert len(parts) == 1 + sum(1 for p in points if p <= quote_line) == 9
     assert (parts[0].start, parts[-1].end, parts[0].head) == (0, len(data), b"")
     for before, part in itertools.pairwise(parts):
         assert before.end == part.start
@@ -244,15 +253,15 @@ def test_files_without_a_header_line_first_are_not_cut(
     path = tmp_path / "list.csv"
     _late_quotes_csv(path, 3000)
     text = path.read_text()
-    monkeypatch.setattr(parse_parts, "PART_BYTES", len(text) // 12)
-    assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=12)) == 11  # with its header
+    monkeypatch.setattr(parse_parts, "PART_BYTES", len(text) // 8)
+    assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=100)) > 5  # with its header
     for first in ("# a comment first\n", f"md5,{'a' * 32},,,,,\n"):
         path.write_text(first + text)
-        assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=12)) == 1
+        assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=100)) == 1
     # A quote on the first data line: no cut at all.
     header, rest = text.split("\n", 1)
     path.write_text(header + '\nmd5,"' + rest)
-    assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=12)) == 1
+    assert len(parse_parts.plan_parts(str(path), 0, "csv", parts=100)) == 1
 
 
 @SQLITE_ONLY
@@ -269,7 +278,7 @@ def test_parts_read_side_by_side_give_the_one_core_result(
     by_thread = _import(bank_service, "thread", path, child=False, spy=spy)
     monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 1)
     monkeypatch.setattr(parse_process, "PARSERS", 2)
-    monkeypatch.setattr(parse_parts, "PART_BYTES", path.stat().st_size // 9)
+    monkeypatch.setattr(parse_parts, "PART_BYTES", path.stat().st_size // 8)
     planned: list[int] = []
     real_plan = parse_parts.plan_parts
 
@@ -280,14 +289,14 @@ def test_parts_read_side_by_side_give_the_one_core_result(
 
     monkeypatch.setattr(parse_process, "plan_parts", plan)
     by_parts = _import(bank_service, "parts", path, child=True, spy=spy)
-    assert planned == [9]  # the quoted notes start after the last cut point (8/9 of the file)
+    assert planned[0] > 5  # cut several times before the first quoted note
     # 3,000 rows, 60 short hashes (every 50th row), then a repeat of row 7.
     assert (by_parts.added, by_parts.duplicates, by_parts.error_count) == (2940, 1, 60)
     for field in ("added", "duplicates", "error_count", "errors", "fmt", "notes", "resampled"):
         assert getattr(by_parts, field) == getattr(by_thread, field), field
     assert by_parts.errors[0].line == 51  # row 50
     assert by_parts.errors[-1].line == 3000 + 1 + sum(  # row 3000, after the two-line notes
-        1 for i in range(2700, 3000) if i % 7 == 0
+        1 for i in range(2400, 3000) if i % 7 == 0
     )
     stored = _stored(bank_service, "parts")
     assert sorted(stored, key=repr) == sorted(_stored(bank_service, "thread"), key=repr)

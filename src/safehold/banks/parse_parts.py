@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from safehold.banks.formats.csv_format import header_map, line_cells
 
-#: Bytes per part (a file under twice this is one part). Each part is committed as one
+#: Bytes per part after the first few (a file under this is one part). Each part is one
 #: transaction (``parse_worker``): about 600,000 rows of a hash list, near
 #: ``bulk_load.ROWS_PER_TRANSACTION``. Smaller transactions cost more at scale: a commit
 #: writes every index page it touched, and random keys touch most of them (5M rows with a
@@ -89,29 +89,43 @@ def open_part(path: str, part: FilePart) -> BinaryIO:
 
 
 def plan_parts(path: str, offset: int, fmt: str | None, parts: int) -> list[FilePart]:
-    """Cut the file at ``path``, read from byte ``offset``, into at most ``parts`` parts of
-    about :data:`PART_BYTES` or more, at newlines.
+    """Cut the file at ``path``, read from byte ``offset``, into at most ``parts`` parts at
+    newlines near :func:`cut_points`.
     One part (the whole rest of the file) unless ``fmt`` is ``"csv"`` and the first line is a
     CSV bank file header; no cut after the first ``"``.
     """
     size = os.stat(path).st_size
     whole = [FilePart(offset, size)]
-    count = min(parts, (size - offset) // PART_BYTES)
-    if fmt != "csv" or count < 2:
+    if fmt != "csv" or parts < 2 or size - offset < PART_BYTES:
         return whole
     with open(path, "rb") as f:
         f.seek(offset)
         header = f.readline(_HEADER_LIMIT)
         if not _is_header(header):
             return whole
-        targets = [offset + (size - offset) * i // count for i in range(1, count)]
-        cuts = _cuts(f, offset + len(header), targets)
+        cuts = _cuts(f, offset + len(header), cut_points(offset, size, parts))
     starts = [(offset, 1), *cuts]
     ends = [start for start, _ in cuts] + [size]
     return [
         FilePart(start, end, header if i else b"", line)
         for i, ((start, line), end) in enumerate(zip(starts, ends, strict=True))
     ]
+
+
+def cut_points(offset: int, size: int, parts: int) -> list[int]:
+    """Where to cut bytes ``offset``..``size`` into at most ``parts`` parts: the first parts
+    grow from an eighth of :data:`PART_BYTES` by doubling, then each is :data:`PART_BYTES`;
+    a last part under half of that joins the one before. Small first parts let the importer
+    start early (5M rows on 2 cores: it waited 4.7 s for the first full part)."""
+    points: list[int] = []
+    step, at = max(1, PART_BYTES // 8), offset
+    while len(points) + 1 < parts:
+        at += step
+        if size - at < PART_BYTES // 2:
+            break
+        points.append(at)
+        step = min(PART_BYTES, step * 2)
+    return points
 
 
 def _is_header(line: bytes) -> bool:
