@@ -329,3 +329,26 @@ def test_an_import_body_without_rows_is_a_422_as_the_cli_exits_1(
         assert answer.json()["error"]["message"] == (
             "nothing could be read from the upload: it holds no rows"
         )
+
+
+def test_sharing_a_bank_needs_the_admin_scope(
+    api: TestClient, key_headers: KeyHeaders, api_state: ServiceState
+) -> None:
+    curator, admin = key_headers("curator"), key_headers("admin")
+    made = api.post("/v1/banks", json={"name": "local"}, headers=curator).json()
+    assert made["shared"] is False
+    refused = api.patch("/v1/banks/local", json={"shared": True}, headers=curator)
+    assert refused.status_code == 403
+    assert "admin" in refused.json()["error"]["message"]
+    assert api_state.banks.get_bank("local").shared is False
+    shared = api.patch("/v1/banks/local", json={"shared": True}, headers=admin)
+    assert shared.status_code == 200, shared.text
+    assert shared.json()["shared"] is True
+    assert api_state.banks.get_bank("local").shared is True
+    # Curators still change other fields, and see the flag.
+    kept = api.patch("/v1/banks/local", json={"description": "ours"}, headers=curator).json()
+    assert (kept["description"], kept["shared"]) == ("ours", True)
+    assert (
+        api.patch("/v1/banks/local", json={"shared": "yes please"}, headers=admin).status_code
+        == 422
+    )

@@ -32,6 +32,7 @@ from safehold.api.schemas.banks import (
 )
 from safehold.api.schemas.common import AUTH_RESPONSES, ErrorBody
 from safehold.api.state import ServiceState
+from safehold.auth.keys import ApiKey
 from safehold.banks.formats.reading import HEAD_BYTES, csv_file_format
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import Category
@@ -41,6 +42,7 @@ from safehold.errors import (
     ConflictError,
     ContentTooLargeError,
     InvalidInputError,
+    PermissionDeniedError,
     SafeholdError,
 )
 from safehold.signals.content import SNIFF_BYTES, sniff
@@ -84,8 +86,11 @@ def _create(banks: BankService, body: BankCreate) -> BankPublic:
     return BankPublic.of(bank)
 
 
-def _update(banks: BankService, name: str, body: BankUpdate) -> BankPublic:
+def _update(banks: BankService, name: str, body: BankUpdate, key: ApiKey) -> BankPublic:
     given = body.model_fields_set
+    if body.shared is not None and "admin" not in key.scopes:
+        # Sharing publishes the bank's hashes to every peer key: an administrator's decision.
+        raise PermissionDeniedError("changing shared needs the admin scope")
     clear = "category" in given and body.category is None
     bank = banks.update_bank(
         name,
@@ -96,6 +101,7 @@ def _update(banks: BankService, name: str, body: BankUpdate) -> BankPublic:
         category=_category(body.category),
         clear_category=clear,
         match_action=body.match_action,
+        shared=body.shared,
     )
     return BankPublic.of(bank)
 
@@ -120,10 +126,11 @@ async def get_bank(bank_name: BankName, state: StateDep, _key: CuratorKey) -> Ba
 
 @router.patch("/v1/banks/{bank_name}", summary="Change a bank")
 async def update_bank(
-    bank_name: BankName, body: BankUpdate, state: StateDep, _key: CuratorKey
+    bank_name: BankName, body: BankUpdate, state: StateDep, key: CuratorKey
 ) -> BankPublic:
-    """Change the given fields (absent fields stay; ``category: null`` removes it)."""
-    return await run_in_threadpool(_update, state.banks, bank_name, body)
+    """Change the given fields (absent fields stay; ``category: null`` removes it); 403 when
+    a key without the admin scope changes ``shared``."""
+    return await run_in_threadpool(_update, state.banks, bank_name, body, key)
 
 
 def delete_bank_unless_fed(state: ServiceState, bank_name: str, force: bool) -> None:

@@ -65,6 +65,11 @@ class BankUpdate(_Input):
     category: str | None = _CATEGORY
     match_action: MatchAction | None = None
     enabled: bool | None = None
+    shared: bool | None = Field(
+        default=None,
+        description="publish the bank to peer Safehold servers in the federation feed "
+        "(docs/exchanges.md); changing it needs the admin scope",
+    )
 
 
 class BankPublic(BaseModel):
@@ -79,6 +84,7 @@ class BankPublic(BaseModel):
     category: str | None
     match_action: str
     entry_count: int
+    shared: bool
     created_at: datetime
     updated_at: datetime | None
 
@@ -95,6 +101,7 @@ class BankPublic(BaseModel):
             category=str(bank.category) if bank.category else None,
             match_action=bank.match_action,
             entry_count=bank.entry_count,
+            shared=bank.shared,
             created_at=bank.created_at,
             updated_at=bank.updated_at,
         )
