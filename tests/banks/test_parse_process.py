@@ -7,7 +7,11 @@ import io
 import itertools
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -302,3 +306,94 @@ def test_parts_read_side_by_side_give_the_one_core_result(
     assert sorted(stored, key=repr) == sorted(_stored(bank_service, "thread"), key=repr)
     assert [e[5] for e in stored if e[1] == f"{7:032x}"] == ["row 7"]  # the first copy kept
     assert os.listdir(tmp_path / "scratch") == []
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    """Over PROCESS_MIN_BYTES of good rows, with a header (cut into parts)."""
+    with path.open("w") as f:
+        f.write(HEADER)
+        for start in range(0, rows, 10_000):
+            f.write("".join(f"sha256,{i:064x},,,,,row {i}\n" for i in range(start, start + 10_000)))
+
+
+def _start_import(tmp_path: Path, csv_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """``safehold bank import`` of ``csv_path`` in a child process, its $TMPDIR, once a parser
+    has staged a file there."""
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    command = [sys.executable, "-c", "from safehold.cli.main import app; app()",
+               "bank", "import", "b", str(csv_path)]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(scratch.glob("safehold-import-*/stage-*.sqlite")):
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return process, scratch
+
+
+def _gone(folder: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not list(folder.glob("safehold-import-*")):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.0])
+def test_an_interrupt_stops_the_parsers_and_removes_the_scratch_folder(
+    bank_service: BankService, tmp_path: Path, signum: int, status: int, delay: float
+) -> None:
+    # User test, 2026-11-30: SIGTERM (timeout, systemd, docker) left 164 MB of staged hashes
+    # in $TMPDIR and a parser running; SIGINT during a commit ended in a traceback, exit 1.
+    bank_service.create_bank("b")
+    path = tmp_path / "big.csv"
+    _big_csv(path, 400_000)
+    process, scratch = _start_import(tmp_path, path)
+    time.sleep(delay)
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == status
+    assert process.stderr is not None
+    assert b"Traceback" not in process.stderr.read()
+    assert list(scratch.iterdir()) == []
+    stored = sum(1 for _ in bank_service.iter_entries("b"))
+    assert stored in {0, *range(50_000, 400_001)}  # whole transactions only (or none)
+
+
+@SQLITE_ONLY
+def test_a_killed_importers_parsers_remove_its_scratch_folder(
+    bank_service: BankService, tmp_path: Path
+) -> None:
+    bank_service.create_bank("b")
+    path = tmp_path / "big.csv"
+    _big_csv(path, 400_000)
+    process, scratch = _start_import(tmp_path, path)
+    process.kill()
+    process.wait(timeout=60)
+    # Each parser notices its importer is gone after its current batch of rows.
+    assert _gone(scratch, 30)
+
+
+def test_abandoned_scratch_folders_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    for name, owner in (("dead", dead), ("alive", str(os.getpid())), ("unknown", "x")):
+        folder = tmp_path / f"safehold-import-{name}"
+        folder.mkdir()
+        (folder / "owner.pid").write_text(owner)
+        (folder / "stage-0-0.sqlite").write_bytes(b"x")
+    (tmp_path / "safehold-import-bare").mkdir()  # no owner file: left alone
+    assert parse_process.remove_abandoned_workdirs() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "safehold-import-alive",
+        "safehold-import-bare",
+        "safehold-import-unknown",
+    ]

@@ -220,3 +220,45 @@ def test_control_characters_are_escaped_and_a_wrong_top_level_is_named() -> None
     (error,) = list(read_vics(io.BytesIO(b'{"odata.metadata": "x"}')))
     assert isinstance(error, FormatError)
     assert error.message == 'no media item: VICS keeps them in an array under "value"'
+
+
+def test_a_media_item_survives_import_and_export(
+    bank_service: BankService, shared_data: Path
+) -> None:
+    # A bulk load numbers each transaction's rows in key order, which scatters a media item's
+    # entries; the export brings them back together (user test, 2026-11-30: 3 media came back
+    # as 6 single-hash objects).
+    bank_service.create_bank("pv")
+    pairs = _reference(shared_data, 3)
+    media = [
+        {"MediaID": 10 + i, "Category": 1, "MD5": md5, "SHA1": sha1}
+        for i, (md5, sha1) in enumerate(pairs)
+    ]
+    report = import_bank_file(bank_service, "pv", io.BytesIO(_doc("US", media, "Media")))
+    assert report.added == 6
+    ids = {e.value: e.id for e in bank_service.iter_entries("pv")}
+    # The ids follow the key, not the file: the two hashes of a media item are not neighbours.
+    assert any(abs(ids[md5] - ids[sha1]) != 1 for md5, sha1 in pairs)
+    out = io.StringIO()
+    entries = bank_service.iter_entries("pv", media_order=True)
+    assert (write_vics(entries, out).media, len(pairs)) == (3, 3)
+    written = {(m["MD5"].lower(), m["SHA1"].lower()) for m in json.loads(out.getvalue())["value"]}
+    assert written == set(pairs)
+
+
+def test_export_never_merges_two_values_of_one_field(shared_data: Path) -> None:
+    # Two files' MediaID 1 stored with one category at one time: two media, no value lost.
+    (md5_a, sha1_a), (md5_b, sha1_b) = _reference(shared_data, 2)
+    us1 = Category("vics-us", "1")
+    stored = [
+        _stored(1, "md5", md5_a, us1, "MediaID 1"),
+        _stored(2, "sha1", sha1_a, us1, "MediaID 1"),
+        _stored(3, "md5", md5_b, us1, "MediaID 1"),
+        _stored(4, "sha1", sha1_b, us1, "MediaID 1"),
+    ]
+    out = io.StringIO()
+    assert write_vics(stored, out).media == 2
+    assert [(m["MD5"], m["SHA1"]) for m in json.loads(out.getvalue())["value"]] == [
+        (md5_a.upper(), sha1_a.upper()),
+        (md5_b.upper(), sha1_b.upper()),
+    ]

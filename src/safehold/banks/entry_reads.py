@@ -34,8 +34,14 @@ class EntryReads:
         *,
         signal_type: str | None = None,
         include_disabled: bool = False,
+        media_order: bool = False,
     ) -> Iterator[BankEntry]:
         """Stream a bank's entries in id order without loading them all into memory.
+
+        ``media_order`` orders them by note, then time added, then id instead, so the entries
+        one VICS media item gave (one note, ``MediaID N``, added in one transaction) come
+        together whatever their ids: a bulk load numbers a transaction's rows in key order
+        (``banks.bulk_insert``), which scatters them.
 
         The bank is looked up immediately; rows are then fetched ``ITER_CHUNK`` at a time on
         one connection (a server-side cursor on PostgreSQL) until the iterator is exhausted or
@@ -54,7 +60,9 @@ class EntryReads:
             query = query.where(bank_entries.c.signal_type == signal_type)
         if not include_disabled:
             query = query.where(bank_entries.c.enabled.is_(True))
-        return self._stream(query.order_by(bank_entries.c.id))
+        e = bank_entries.c
+        order = (e.note, e.added_at, e.id) if media_order else (e.id,)
+        return self._stream(query.order_by(*order))
 
     def _stream(self, query: Select[Any]) -> Iterator[BankEntry]:
         with db_errors(), self.engine.connect() as c:

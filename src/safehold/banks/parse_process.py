@@ -28,13 +28,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -57,6 +60,9 @@ PROCESS_MIN_BYTES = 16 * 1024 * 1024
 #: cores on a 2-core machine (this one mostly waits on SQLite).
 PARSERS = max(1, min(3, os.cpu_count() or 1))
 _SCHEMA = "safehold_staged"
+#: Scratch folders of imports, in the temporary directory (``$TMPDIR``), mode 0700.
+WORKDIR_PREFIX = "safehold-import-"
+_OWNER = "owner.pid"
 
 
 def regular_file_path(binary: BinaryIO, min_bytes: int | None = None) -> str | None:
@@ -109,7 +115,9 @@ def load_with_parsers(
     if len(parts) > 1:
         open_args = {**open_args, "fmt": fmt}
     count = min(PARSERS, len(parts))
-    workdir = tempfile.mkdtemp(prefix="safehold-import-")
+    remove_abandoned_workdirs()
+    workdir = tempfile.mkdtemp(prefix=WORKDIR_PREFIX)
+    Path(workdir, _OWNER).write_text(str(os.getpid()))
     owed: dict[Pipe, set[int]] = {}
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -125,7 +133,7 @@ def load_with_parsers(
             processes.append(process)
             owed[pipe] = {i for i, _ in mine}
             pipe.send(job)
-        with db_errors(), engine.connect() as c, import_cache(c):
+        with _terminate_as_exit(), db_errors(), engine.connect() as c, import_cache(c):
             return _commit_in_order(c, bank_id, name, owed, len(parts), on_batch)
     finally:
         for pipe in owed:
@@ -136,6 +144,42 @@ def load_with_parsers(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def remove_abandoned_workdirs() -> int:
+    """Remove scratch folders of imports whose process is gone (SIGKILLed: its ``finally``
+    never ran, and its parsers died too); return how many. Folders without a readable owner
+    are left alone."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            owner = int(Path(folder, _OWNER).read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+        except (OSError, ValueError):  # not ours to judge: unreadable, or the owner lives
+            continue
+    return removed
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Meanwhile, SIGTERM (``timeout``, systemd, docker) raises ``SystemExit(143)`` so the
+    cleanup below runs (parsers stopped, scratch folder removed). Only in the main thread
+    (signal handlers can only be set there); elsewhere the caller's handling stays."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _start_parser() -> tuple[Pipe, subprocess.Popen[bytes]]:
@@ -203,7 +247,9 @@ def _commit_in_order(
             with loading_transaction(c, bank_id, name):
                 added += insert_staged(c, bank_id, _SCHEMA, KEY_ORDER)
         finally:
-            driver.execute(f"DETACH DATABASE {_SCHEMA}")
+            # An interrupt (Ctrl-C, SIGTERM) during the commit may have closed the connection.
+            with contextlib.suppress(sqlite3.Error):
+                driver.execute(f"DETACH DATABASE {_SCHEMA}")
             Path(staged).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # the parser may have finished
             pipe.send("next")

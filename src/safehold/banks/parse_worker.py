@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -95,12 +96,32 @@ def parse_to_staging(job: ParseJob, pipe: Pipe) -> None:
                 outstanding -= 1
             pipe.send(message)
             outstanding += message[0] == "staged"
+    except (EOFError, OSError, ImporterGoneError):  # the importing process has gone: clean up
+        shutil.rmtree(job.workdir, ignore_errors=True)
     except BaseException as exc:  # reported to the importing process, which raises it
         text = exc.message if isinstance(exc, SafeholdError) else str(exc)
-        with contextlib.suppress(OSError):  # the importing process may have gone
+        try:
             pipe.send(("error", type(exc).__name__, text))
+        except OSError:
+            shutil.rmtree(job.workdir, ignore_errors=True)
     finally:
         pipe.close()
+
+
+class ImporterGoneError(Exception):
+    """The importing process ended (killed) while this parser worked: its scratch folder is
+    this parser's to remove."""
+
+
+#: The importing process's pid, set when the parser starts (:func:`main`).
+_importer: int | None = None
+
+
+def _check_importer() -> None:
+    """Raise :class:`ImporterGoneError` once the importing process is no longer this one's
+    parent (it died and this process was re-parented)."""
+    if _importer is not None and os.getppid() != _importer:
+        raise ImporterGoneError
 
 
 def _staged_files(job: ParseJob) -> Iterator[tuple[Any, ...]]:
@@ -153,7 +174,11 @@ def rows_for_next_file(batch_rows: int, rows_done: int, bytes_done: int, bytes_l
 
 
 def _stage_file(path: str, chunks: Any) -> int:
-    """Write the parameter batches of ``chunks`` into a new staging file; return the rows."""
+    """Write the parameter batches of ``chunks`` into a new staging file; return the rows.
+
+    Raises:
+        ImporterGoneError: the importing process ended meanwhile (checked after each batch).
+    """
     rows = 0
     connection = sqlite3.connect(path, isolation_level=None)
     try:
@@ -164,6 +189,7 @@ def _stage_file(path: str, chunks: Any) -> int:
         for params in chunks:
             stage_sqlite(cursor, params, "main")
             rows += len(params)
+            _check_importer()
         connection.execute("COMMIT")
     finally:
         connection.close()
@@ -176,6 +202,8 @@ def main(argv: list[str]) -> int:
     The parser lowers its own priority (:data:`NICENESS`): the importing process, which
     moves every row into the bank, is the one the import waits for.
     """
+    global _importer
+    _importer = os.getppid()
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     pipe = Pipe(int(argv[1]))

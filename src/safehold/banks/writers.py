@@ -10,7 +10,6 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import TextIO
 
 from safehold.banks.models import BankEntry
@@ -99,9 +98,24 @@ class VicsExport:
     other_categories: int = 0
 
 
-def _media_key(entry: BankEntry) -> object:
-    """Entries imported from one VICS media item (adjacent, note ``MediaID N``) group together."""
-    return (entry.note, entry.category) if entry.note.startswith("MediaID ") else entry.id
+def _media_groups(entries: Iterable[BankEntry]) -> Iterator[list[BankEntry]]:
+    """Entries imported from one VICS media item (adjacent, one note ``MediaID N``, category
+    and time added) as one group; a group never holds two values of one hash field (two
+    files' ``MediaID 5`` added at once stay two media)."""
+    group: list[BankEntry] = []
+    key: object = None
+    fields: set[str] = set()
+    for e in entries:
+        field = VICS_FIELDS[e.signal_type]
+        this = (e.note, e.category, e.added_at) if e.note.startswith("MediaID ") else e.id
+        if group and (this != key or field in fields):
+            yield group
+            group, fields = [], set()
+        group.append(e)
+        key = this
+        fields.add(field)
+    if group:
+        yield group
 
 
 def write_vics(
@@ -111,14 +125,15 @@ def write_vics(
 
     Each md5, sha1 or sha256 entry becomes a Media object (``MediaID`` counts from 1); entries
     read from one VICS media item (adjacent, with the note ``MediaID N`` the VICS reader
-    gives them) are written back as one object. ``Category`` is the entry's code when its
+    gives them, added together: ``iter_entries(media_order=True)`` brings them together) are
+    written back as one object. ``Category`` is the entry's code when its
     category is in ``scheme`` (a number when the code is digits), else null. Other signal
     types are counted and left out. Streams: memory does not grow with the bank.
     """
     report = VicsExport()
     context = VICS_CONTEXT.format(variant=variant)
     out.write('{"@odata.context":' + json.dumps(context) + ',"value":[')
-    for _, group in groupby(_vics_entries(entries, report), key=_media_key):
+    for group in _media_groups(_vics_entries(entries, report)):
         media: dict[str, object] = {"MediaID": report.media + 1, "Category": None}
         for e in group:
             if e.category is not None and e.category.scheme == scheme:

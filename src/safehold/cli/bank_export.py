@@ -134,7 +134,9 @@ def export(
                 "a VICS file holds MD5, SHA1 and SHA256 values; the bank has none of them"
             )
         write = _Writer(fmt, len(wanted) != 1 and len(types) > 1, variant, scheme)
-        entries = _entries(service, summary.bank.name, wanted, include_disabled)
+        entries = _entries(
+            service, summary.bank.name, wanted, include_disabled, media=fmt == "vics"
+        )
         if output is not None:
             with PrivateOutput(output, force=force) as out:
                 count = write(entries, out)
@@ -155,11 +157,14 @@ def export(
 
 
 def _entries(
-    service: BankService, bank: str, wanted: list[str], include_disabled: bool
+    service: BankService, bank: str, wanted: list[str], include_disabled: bool, media: bool
 ) -> Iterator[BankEntry]:
-    """Every entry (``wanted`` empty) or those of each wanted signal type, type by type."""
+    """Every entry (``wanted`` empty; with ``media``, a VICS media item's entries together)
+    or those of each wanted signal type, type by type."""
     if not wanted:
-        yield from service.iter_entries(bank, signal_type=None, include_disabled=include_disabled)
+        yield from service.iter_entries(
+            bank, signal_type=None, include_disabled=include_disabled, media_order=media
+        )
         return
     for signal_type in wanted:
         yield from service.iter_entries(

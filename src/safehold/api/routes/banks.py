@@ -223,8 +223,9 @@ async def import_entries(
 ) -> ImportResult:
     """Reads the body as ``safehold bank import`` reads a file (docs/banks.md): bad rows are
     reported by line number (the first 100; ``error_count`` counts all) and skipped, the
-    rest is added in batches of 10,000; duplicates are counted, not errors. A body with no
-    row at all is a 422, as ``safehold bank import`` exits 1 on it."""
+    rest is added in transactions of 500,000 (each stored in key order); duplicates are
+    counted, not errors. A body with no row at all is a 422, as ``safehold bank import``
+    exits 1 on it."""
     await run_in_threadpool(state.banks.get_bank, bank_name)  # 404 before reading the body
     cat = _category(category)
     validate_text("source", source, SOURCE_LENGTH)  # one 422, not an error on every row
