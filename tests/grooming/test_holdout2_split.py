@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.grooming.split_files import (
+    banks,
+    line_patterns,
+    own_file,
+    shingles,
+)
 from typer.testing import CliRunner
 
 from safehold.cli.chat import _load
@@ -18,7 +22,6 @@ from safehold.grooming.indicators import RISK_INDICATORS
 from safehold.grooming.synthetic import (
     DEFAULT_SIZES,
     SPLIT_SEEDS,
-    SPLIT_TEMPLATE_FILES,
     SPLITS,
     SyntheticOptions,
     _merge,
@@ -33,20 +36,10 @@ _WORD = re.compile(r"[a-z0-9{}_']+")
 
 
 def _own() -> dict[str, Any]:
-    """The holdout2 file alone, as written."""
-    text = resources.files("safehold.grooming").joinpath(SPLIT_TEMPLATE_FILES[SPLIT]).read_text()
-    return tomllib.loads(text)
+    return own_file(SPLIT)
 
 
-def _banks(data: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """Bank name (``grooming.x``, ``negative.y``, ``smalltalk*``) -> split -> templates."""
-    banks = {
-        f"{kind}.{name}": bank
-        for kind in ("grooming", "negative")
-        for name, bank in data.get(kind, {}).items()
-    }
-    banks.update({name: data[name] for name in data if name.startswith("smalltalk")})
-    return banks
+_banks = banks
 
 
 def _lines(template: str) -> list[str]:
@@ -56,8 +49,7 @@ def _lines(template: str) -> list[str]:
 
 
 def _shingles(line: str, n: int = 6) -> set[str]:
-    words = line.split()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return shingles(line, n)
 
 
 def _bank_of(kind: str, beat: str, spec: dict[str, Any]) -> str:
@@ -132,29 +124,10 @@ def test_slots_come_from_its_own_file() -> None:
     assert not set(own["slots"]) & set(load_templates()["slots"])
 
 
-def _line_patterns() -> list[re.Pattern[str]]:
-    """One regex per holdout2 template line, slots matching any of their holdout2 values."""
-    own = _own()
-    patterns = []
-    for bank in _banks(own).values():
-        for template in bank[SPLIT]:
-            for part in template.split("||"):
-                text = part.strip().partition(":")[2].strip()
-                pieces = re.split(r"\{(\w+)\}", text)
-                regex = "".join(
-                    re.escape(piece)
-                    if i % 2 == 0
-                    else "(?:" + "|".join(map(re.escape, own["slots"][piece])) + ")"
-                    for i, piece in enumerate(pieces)
-                )
-                patterns.append(re.compile(regex))
-    return patterns
-
-
 def test_generated_conversations_use_only_holdout2_wording() -> None:
     sizes = DEFAULT_SIZES[SPLIT]
     conversations = generate(SPLIT, SyntheticOptions(*sizes, obfuscation=0.0))
-    patterns = _line_patterns()
+    patterns = line_patterns(SPLIT)
     for conv in conversations:
         for message in conv.messages[2:]:  # after the greeting pair
             assert any(p.fullmatch(message.text) for p in patterns), (conv.id, message.text)

@@ -10,10 +10,17 @@ import itertools
 import json
 import re
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tests.grooming.split_files import (
+    banks,
+    line_patterns,
+    own_file,
+    read_packaged,
+    shingles,
+    texts,
+)
 from typer.testing import CliRunner
 
 from safehold.cli.chat import _load
@@ -34,13 +41,12 @@ _SLOT = re.compile(r"\{(\w+)\}")
 _WORD = re.compile(r"[a-z0-9{}_']+")
 
 
-def _read(name: str) -> str:
-    return resources.files("safehold.grooming").joinpath(name).read_text()
+_read = read_packaged
 
 
 def _own() -> dict[str, Any]:
     """The holdout3 file alone, as written."""
-    return tomllib.loads(_read(SPLIT_TEMPLATE_FILES[SPLIT]))
+    return own_file(SPLIT)
 
 
 def _other_files() -> list[dict[str, Any]]:
@@ -49,20 +55,8 @@ def _other_files() -> list[dict[str, Any]]:
     return [load_templates(), *(tomllib.loads(_read(name)) for name in names)]
 
 
-def _banks(data: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """Bank name (``grooming.x``, ``negative.y``, ``smalltalk*``) -> split -> templates."""
-    banks = {
-        f"{kind}.{name}": bank
-        for kind in ("grooming", "negative")
-        for name, bank in data.get(kind, {}).items()
-    }
-    banks.update({name: data[name] for name in data if name.startswith("smalltalk")})
-    return banks
-
-
-def _texts(template: str) -> list[str]:
-    """The lines of a template without their speakers."""
-    return [part.strip().partition(":")[2].strip() for part in template.split("||")]
+_banks = banks
+_texts = texts
 
 
 def _norm(text: str) -> str:
@@ -71,8 +65,7 @@ def _norm(text: str) -> str:
 
 
 def _shingles(line: str, n: int = 5) -> set[str]:
-    words = line.split()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return shingles(line, n)
 
 
 def _own_templates() -> list[tuple[str, str]]:
@@ -176,26 +169,9 @@ def test_generated_lines_are_disjoint_from_every_other_split() -> None:
             assert not own & lines(split), split
 
 
-def _line_patterns() -> list[re.Pattern[str]]:
-    """One regex per holdout3 template line, slots matching any of their holdout3 values."""
-    slots = _own()["slots"]
-    patterns = []
-    for _, template in _own_templates():
-        for text in _texts(template):
-            pieces = _SLOT.split(text)
-            regex = "".join(
-                re.escape(piece)
-                if i % 2 == 0
-                else "(?:" + "|".join(map(re.escape, slots[piece])) + ")"
-                for i, piece in enumerate(pieces)
-            )
-            patterns.append(re.compile(regex))
-    return patterns
-
-
 def test_generated_conversations_use_only_holdout3_wording() -> None:
     conversations = generate(SPLIT, SyntheticOptions(*DEFAULT_SIZES[SPLIT], obfuscation=0))
-    patterns = _line_patterns()
+    patterns = line_patterns(SPLIT)
     for conv in conversations:
         for message in conv.messages[2:]:  # after the greeting pair
             assert any(p.fullmatch(message.text) for p in patterns), (conv.id, message.text)
