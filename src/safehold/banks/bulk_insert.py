@@ -121,10 +121,13 @@ _SQLITE_STAGE_DDL = (
 KEY_ORDER = "signal_type, value_digest, ord"
 #: The order of every other insert: as given (``ord`` numbers the staged rows).
 INPUT_ORDER = "ord"
+#: The order of a staging table written in key order already (a parser process sorts its
+#: staging file: ``banks.parse_worker``): its rowid.
+STAGED_ORDER = "rowid"
 
 
 def _order(order: str) -> str:
-    if order not in (KEY_ORDER, INPUT_ORDER):
+    if order not in (KEY_ORDER, INPUT_ORDER, STAGED_ORDER):
         raise ValueError(f"unknown insert order {order!r}")
     return order
 

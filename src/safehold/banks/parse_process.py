@@ -46,7 +46,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection, Engine
 
 from safehold import errors
-from safehold.banks.bulk_insert import KEY_ORDER, insert_staged
+from safehold.banks.bulk_insert import KEY_ORDER, STAGED_ORDER, insert_staged
 from safehold.banks.bulk_load import bank_target, import_cache, loading_transaction
 from safehold.banks.parse_parts import plan_parts
 from safehold.banks.parse_worker import ParseJob, ParseSummary
@@ -134,7 +134,8 @@ def load_with_parsers(
             owed[pipe] = {i for i, _ in mine}
             pipe.send(job)
         with _terminate_as_exit(), db_errors(), engine.connect() as c, import_cache(c):
-            return _commit_in_order(c, bank_id, name, owed, len(parts), on_batch)
+            order = STAGED_ORDER if len(parts) > 1 else KEY_ORDER
+            return _commit_in_order(c, bank_id, name, owed, len(parts), order, on_batch)
     finally:
         for pipe in owed:
             pipe.close()
@@ -218,10 +219,12 @@ def _commit_in_order(
     name: str,
     owed: dict[Pipe, set[int]],
     parts: int,
+    order: str,
     on_batch: Callable[[int, int, int], None] | None,
 ) -> tuple[int, ParseSummary]:
     """Move the parsers' staging files into the bank, part after part; ``owed``: the parts
-    each parser's pipe has still to finish."""
+    each parser's pipe has still to finish; ``order``: how the staging files are read
+    (``STAGED_ORDER`` when the parsers sorted them, else ``KEY_ORDER``)."""
     from safehold.banks.importing import MAX_ROW_ERRORS
 
     driver: Any = c.connection.driver_connection
@@ -245,7 +248,7 @@ def _commit_in_order(
         driver.execute(f"ATTACH DATABASE ? AS {_SCHEMA}", (staged,))
         try:
             with loading_transaction(c, bank_id, name):
-                added += insert_staged(c, bank_id, _SCHEMA, KEY_ORDER)
+                added += insert_staged(c, bank_id, _SCHEMA, order)
         finally:
             # An interrupt (Ctrl-C, SIGTERM) during the commit may have closed the connection.
             with contextlib.suppress(sqlite3.Error):
