@@ -26,7 +26,7 @@ given explicitly, above both the largest stored id and the largest tombstone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -49,28 +49,45 @@ _CONSTANT_COLUMNS = ("bank_id", "added_at", "enabled", "change_seq")
 EntryParams = tuple[int, str, str, bytes, int | None, str | None, str | None, str, str]
 
 
-def entry_params(
+def param_batches(
     rows: Iterable[tuple[str, str, int | None, Category | None, str, str]],
     default: Category | None,
-) -> list[EntryParams]:
+    size: int,
+) -> Iterator[list[EntryParams]]:
     """Parameters of validated rows ``(signal_type, value, quality, category, source, note)``
-    (the fields of :class:`NewEntry`); rows without a category get ``default``.
+    (the fields of :class:`NewEntry`) in lists of at most ``size``, in input order; ``ord``
+    numbers all rows from 0 (so of two rows with one key the first is kept). Rows without a
+    category get ``default``. One pass: in a bulk load this loop runs once per row.
 
     The value digest is SHA-256 of the UTF-8 value, as :func:`safehold.storage.tables.value_digest`.
     """
     sha256 = hashlib.sha256
-    out: list[EntryParams] = []
-    append = out.append
-    for i, (signal_type, value, quality, category, source, note) in enumerate(rows):
-        cat = category or default
-        append(
+    default_scheme, default_code = (default.scheme, default.code) if default else (None, None)
+    batch: list[EntryParams] = []
+    for number, (signal_type, value, quality, category, source, note) in enumerate(rows):
+        if category is None:
+            scheme, code = default_scheme, default_code
+        else:
+            scheme, code = category.scheme, category.code
+        batch.append(
             (
-                i, signal_type, value, sha256(value.encode()).digest(), quality,
-                cat.scheme if cat is not None else None, cat.code if cat is not None else None,
-                source, note,
+                number, signal_type, value, sha256(value.encode()).digest(), quality,
+                scheme, code, source, note,
             )
         )  # fmt: skip
-    return out
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def entry_params(
+    rows: Iterable[tuple[str, str, int | None, Category | None, str, str]],
+    default: Category | None,
+) -> list[EntryParams]:
+    """:func:`param_batches` of ``rows`` as one list."""
+    return [p for batch in param_batches(rows, default, 1 << 62) for p in batch]
 
 
 def _entry_tuple(e: NewEntry) -> tuple[str, str, int | None, Category | None, str, str]:

@@ -23,7 +23,6 @@ flush). Large files into SQLite are read by a parser process instead of a thread
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +31,13 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, select
 
-from safehold.banks.bulk_insert import KEY_ORDER, EntryParams, insert_staged, stage_params
+from safehold.banks.bulk_insert import (
+    KEY_ORDER,
+    EntryParams,
+    insert_staged,
+    param_batches,
+    stage_params,
+)
 from safehold.banks.formats.fields import Row
 from safehold.banks.models import Category
 from safehold.banks.rows import bank_name_is, category_of, db_errors, lock_change_log
@@ -100,30 +105,9 @@ def read_ahead(items: Iterator[T], depth: int = QUEUE_BATCHES) -> Iterator[T]:
 def batches(
     rows: Iterable[Row], default: Category | None, size: int = ROWS_PER_TRANSACTION
 ) -> Iterator[list[EntryParams]]:
-    """Entry parameters of ``rows`` (as ``bulk_insert.entry_params``) in lists of at most
-    ``size``, in input order; ``ord`` numbers all rows from 0 (so the first of two rows with
-    the same key is the one kept). Rows without a category get ``default``. One pass, no list
-    of rows in between: this loop runs once per imported row.
-    """
-    sha256 = hashlib.sha256
-    default_scheme, default_code = (default.scheme, default.code) if default else (None, None)
-    batch: list[EntryParams] = []
-    for number, (signal_type, value, quality, category, source, note) in enumerate(rows):
-        if category is None:
-            scheme, code = default_scheme, default_code
-        else:
-            scheme, code = category.scheme, category.code
-        batch.append(
-            (
-                number, signal_type, value, sha256(value.encode()).digest(), quality,
-                scheme, code, source, note,
-            )
-        )  # fmt: skip
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    """Entry parameters of ``rows`` in lists of at most ``size``
+    (``bulk_insert.param_batches``)."""
+    return param_batches(rows, default, size)
 
 
 def bank_target(engine: Engine, bank_name: str) -> tuple[int, str, Category | None]:
