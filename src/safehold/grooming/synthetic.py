@@ -15,7 +15,8 @@ family (``tutoring``) appear only in ``eval``; ``holdout`` has its own grooming 
 ``holdout2`` (seed 5) is a second blind split written without reading the detectors: its
 phrasings, slots and families live in ``data/synthetic_holdout2.toml``, merged in only when
 that split is generated. ``holdout3`` (seed 6) is a third, written the same way in
-``data/synthetic_holdout3.toml``. See ``docs/grooming.md``.
+``data/synthetic_holdout3.toml``; ``holdout4`` (seed 7) a fourth, in
+``data/synthetic_holdout4.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,16 @@ from typing import Any
 from safehold.errors import InvalidInputError
 from safehold.grooming.model import Conversation, ConversationLabel, Message, Participant
 
-SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3")
-SPLIT_SEEDS = {"train": 1, "dev": 2, "eval": 3, "holdout": 4, "holdout2": 5, "holdout3": 6}
+SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4")
+SPLIT_SEEDS = {
+    "train": 1,
+    "dev": 2,
+    "eval": 3,
+    "holdout": 4,
+    "holdout2": 5,
+    "holdout3": 6,
+    "holdout4": 7,
+}
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
     "train": (300, 600),
@@ -43,11 +52,13 @@ DEFAULT_SIZES = {
     "holdout": (200, 400),
     "holdout2": (200, 400),
     "holdout3": (200, 400),
+    "holdout4": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
 SPLIT_TEMPLATE_FILES = {
     "holdout2": "data/synthetic_holdout2.toml",
     "holdout3": "data/synthetic_holdout3.toml",
+    "holdout4": "data/synthetic_holdout4.toml",
 }
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
