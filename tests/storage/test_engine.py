@@ -16,6 +16,7 @@ from safehold.settings import Settings
 from safehold.storage import migrate
 from safehold.storage.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_PAGE_SIZE,
     database_status,
     normalize_url,
     open_database,
@@ -122,6 +123,25 @@ def test_explicit_sqlite_url_is_used(tmp_path: Path) -> None:
         engine.dispose()
     assert path.is_file()
     assert not (tmp_path / "unused").exists()
+
+
+def test_a_new_sqlite_file_gets_the_large_page_size_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as made_before:  # SQLite's default page size, 4096
+        made_before.execute("CREATE TABLE t (x)")
+    sizes = {}
+    for name in ("new.db", "old.db"):
+        engine = open_database(Settings(database_url=f"sqlite:///{tmp_path / name}"))
+        try:
+            with engine.connect() as c:
+                sizes[name] = c.exec_driver_sql("PRAGMA page_size").scalar()
+                assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        finally:
+            engine.dispose()
+    assert sizes == {"new.db": SQLITE_PAGE_SIZE, "old.db": 4096}
+    assert SQLITE_PAGE_SIZE == 16384
 
 
 @pytest.mark.parametrize("call", [open_database, database_status, upgrade_database])

@@ -36,6 +36,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Page cache per connection, KiB (SQLite's default is 2 MiB); a larger cache keeps more of the
 # unique index in memory during bulk imports (+10 % rows/s at 200k rows). Allocated on use.
 SQLITE_CACHE_KIB = 65_536
+# Page size of a new database file, bytes (SQLite's default is 4096; an existing file keeps
+# its own, https://sqlite.org/pragma.html#pragma_page_size). Bulk loads write fewer, fuller
+# pages: 5M-row import, importer CPU 22.3 s at 4 KiB, 15.5 s at 16 KiB, 13.3 s at 64 KiB;
+# an exact look-up in a 5M-entry bank with a cold 2 MiB cache, 9.1, 10.1 and 11.1 us. 16 KiB
+# also keeps the pages a single-entry commit writes small (as InnoDB's default page).
+SQLITE_PAGE_SIZE = 16_384
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
@@ -83,7 +89,8 @@ def _scrub(message: str, url: URL) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Per-connection SQLite settings: WAL, foreign keys, busy timeout, page cache.
+    """Per-connection SQLite settings: WAL, foreign keys, busy timeout, page cache; the page
+    size of a new file (:data:`SQLITE_PAGE_SIZE`).
 
     WAL lets readers (scans) run while a writer (an import) commits; ``synchronous=NORMAL`` is
     the documented safe pairing with WAL (https://sqlite.org/wal.html#performance_considerations).
@@ -91,6 +98,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # a new (empty) file only
         _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
