@@ -14,25 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from safehold.banks.bulk_insert import key_sorted
 from safehold.banks.bulk_load import read_ahead
 from safehold.banks.service import BankService
-
-
-def test_key_sorted_is_the_key_order_with_the_first_copy_first() -> None:
-    import random
-
-    rng = random.Random(7)
-    values = [f"{rng.getrandbits(64):016x}" for _ in range(300)]
-    params: Any = [
-        (n, rng.choice(["sha256", "md5", "pdq"]), v, hashlib.sha256(v.encode()).digest(), None,
-         None, None, "", f"row {n}")
-        for n, v in enumerate(rng.choice(values) for _ in range(2000))
-    ]  # fmt: skip
-    ordered = key_sorted(list(params))
-    assert ordered == sorted(params, key=lambda p: (p[1], p[3], p[0]))
-    assert [p[1] for p in ordered[:3]] == ["md5"] * 3
-    assert len({(p[1], p[3]) for p in params}) < len(params)  # repeated keys were there
 
 
 def test_items_arrive_in_order_and_an_error_after_them() -> None:

@@ -6,10 +6,7 @@ the previous batch: SQLite and psycopg release the GIL while the database works,
 and inserting overlap on two cores. The queue between them holds at most
 :data:`QUEUE_BATCHES` batches on SQLite, and a whole transaction's batches on PostgreSQL (the
 server's insert of one transaction then overlaps the parsing of the next: 5M rows, 72,000 ->
-96,000 rows/s, 160 MB more memory), so memory stays bounded whatever the file's size. There
-a transaction's rows are also put in key order here (``bulk_insert.key_sorted``) before they
-are copied, so the server's ``ORDER BY`` sorts presorted rows (server insert of 3M rows in
-500,000-row transactions: 10.0-11.1 us a row unsorted, 9.4 presorted).
+96,000 rows/s, 160 MB more memory), so memory stays bounded whatever the file's size.
 
 Each batch is one transaction with one ``entries_added`` change (``banks.bulk_insert``): its
 rows are staged, then moved into the bank in key order. Batches are large
@@ -38,7 +35,6 @@ from safehold.banks.bulk_insert import (
     KEY_ORDER,
     EntryParams,
     insert_staged,
-    key_sorted,
     param_batches,
     stage_params,
 )
@@ -161,21 +157,14 @@ def load_rows(
         depth = max(QUEUE_BATCHES, -(-batch_rows // chunk_rows))
     chunks = read_ahead(batches(rows, default, chunk_rows), depth)
     with db_errors(), engine.connect() as c, import_cache(c):
-        presort = c.dialect.name == "postgresql"
         for params in chunks:
             in_transaction = 0
             with loading_transaction(c, bank_id, name):
-                held: list[EntryParams] = []
                 while True:  # chunks until the transaction holds batch_rows rows
-                    if presort:
-                        held += params
-                    else:
-                        stage_params(c, params)
+                    stage_params(c, params)
                     in_transaction += len(params)
                     if in_transaction >= batch_rows or (params := next(chunks, [])) == []:
                         break
-                if held:
-                    stage_params(c, key_sorted(held))
                 added += insert_staged(c, bank_id, order=KEY_ORDER)
             written += in_transaction
             if on_batch is not None:
