@@ -96,3 +96,60 @@ def test_a_transaction_takes_several_batches_from_the_reader(
 
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
+
+
+def test_transactions_commit_in_input_order_and_the_first_copy_wins(
+    bank_service: BankService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL two connections take turns (one copies while the other inserts): seven
+    # transactions, each repeating a value of the one before, must still keep first copies.
+    from safehold.banks import bulk_load
+
+    monkeypatch.setattr(bulk_load, "CHUNK_ROWS", 3)
+    bank_service.create_bank("b")
+    rows = [("md5", f"{i + 1:032x}", None, None, "test", "t0") for i in range(6)]
+    for t in range(1, 7):  # five new values and a repeat of the transaction before: 6 rows
+        rows += [("md5", f"{t * 10 + i + 1:032x}", None, None, "test", f"t{t}") for i in range(5)]
+        rows.append(("md5", f"{(t - 1) * 10 + 1:032x}", None, None, "test", f"again {t}"))
+    seen: list[tuple[int, int]] = []
+    added = bulk_load.load_rows(
+        bank_service.engine, "b", rows, batch_rows=6, on_batch=lambda *a: seen.append(a)
+    )
+    assert added == 36
+    assert seen == [(6 * (t + 1), 6 + 5 * t) for t in range(7)]
+    stored = sorted(bank_service.iter_entries("b"), key=lambda e: e.id)
+    assert {e.note for e in stored} == {f"t{t}" for t in range(7)}  # no repeat was stored
+    # Ids follow the transactions, so the file: t0's rows first, t6's last.
+    transactions = [int(e.note[1:]) for e in stored]
+    assert transactions == sorted(transactions)
+    assert len(stored) == 36
+
+
+def test_a_failed_transaction_stops_the_load_and_keeps_the_ones_before(
+    bank_service: BankService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safehold.banks import bulk_load
+    from safehold.errors import StorageError
+
+    real = bulk_load.insert_staged
+    calls = 0
+
+    def failing_third(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise StorageError("the database failed (test)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_load, "insert_staged", failing_third)
+    bank_service.create_bank("b")
+    rows = [("md5", f"{i:032x}", None, None, "test", f"row {i}") for i in range(1, 26)]
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(StorageError, match="test"):
+        bulk_load.load_rows(
+            bank_service.engine, "b", rows, batch_rows=5, on_batch=lambda *a: seen.append(a)
+        )
+    stored = sorted(int(e.value, 16) for e in bank_service.iter_entries("b"))
+    assert stored == list(range(1, 11))  # the first two transactions, nothing after
+    assert seen == [(5, 5), (10, 10)]
+    assert calls == 3  # no transaction was tried after the failure

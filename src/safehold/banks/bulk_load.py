@@ -23,13 +23,16 @@ flush). Large files into SQLite are read by a parser process instead of a thread
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, RootTransaction, select
 
 from safehold.banks.bulk_insert import (
     KEY_ORDER,
@@ -42,7 +45,7 @@ from safehold.banks.formats.fields import Row
 from safehold.banks.models import Category
 from safehold.banks.rows import bank_name_is, category_of, db_errors, lock_change_log
 from safehold.banks.validation import quote_name
-from safehold.errors import NotFoundError
+from safehold.errors import NotFoundError, StorageError
 from safehold.storage.tables import banks
 
 #: Rows per transaction.
@@ -156,6 +159,8 @@ def load_rows(
     if engine.dialect.name == "postgresql":
         depth = max(QUEUE_BATCHES, -(-batch_rows // chunk_rows))
     chunks = read_ahead(batches(rows, default, chunk_rows), depth)
+    if engine.dialect.name == "postgresql":
+        return _load_postgresql(engine, bank_id, name, chunks, batch_rows, on_batch)
     with db_errors(), engine.connect() as c, import_cache(c):
         for params in chunks:
             in_transaction = 0
@@ -172,6 +177,107 @@ def load_rows(
     return added
 
 
+def _load_postgresql(
+    engine: Engine,
+    bank_id: int,
+    name: str,
+    chunks: Iterator[list[EntryParams]],
+    batch_rows: int,
+    on_batch: Callable[[int, int], None] | None,
+) -> int:
+    """:func:`load_rows` on PostgreSQL: two connections take turns, so the ``COPY`` of one
+    transaction's rows (on one connection) overlaps the server's insert of the previous
+    transaction (on the other, run by an inserter thread). Transactions still commit one at a
+    time in input order: the inserter runs them in turn, each under the change-log lock taken
+    after its ``COPY`` (a ``COPY`` into the connection's temporary table touches no shared
+    row). ``on_batch`` is called on this thread, in order, after each commit.
+    """
+    added = written = 0
+    pending: deque[tuple[Future[int], int]] = deque()
+    failed = threading.Event()  # set by the inserter: no later transaction may commit
+
+    def finish_oldest() -> None:
+        nonlocal added, written
+        future, rows = pending.popleft()
+        added += future.result()
+        written += rows
+        if on_batch is not None:
+            on_batch(written, added)
+
+    with (
+        db_errors(),
+        engine.connect() as first,
+        engine.connect() as second,
+        ThreadPoolExecutor(1, thread_name_prefix="safehold-insert") as inserter,
+    ):
+        connections = (first, second)
+        try:
+            for number, params in enumerate(chunks):
+                c = connections[number % 2]
+                while len(pending) >= 2:  # c's previous transaction must be over
+                    finish_oldest()
+                transaction = c.begin()
+                try:
+                    _no_commit_wait(c)
+                    in_transaction = 0
+                    while True:  # chunks until the transaction holds batch_rows rows
+                        stage_params(c, params)
+                        in_transaction += len(params)
+                        if in_transaction >= batch_rows or (params := next(chunks, [])) == []:
+                            break
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                job = inserter.submit(_insert_and_commit, c, transaction, bank_id, name, failed)
+                pending.append((job, in_transaction))
+        except BaseException:
+            # Reading or copying failed (or an interrupt): the transactions read whole before
+            # it still commit, in order, as on one connection; then the error is raised.
+            with contextlib.suppress(Exception):
+                while pending:
+                    finish_oldest()
+            raise
+        while pending:
+            finish_oldest()  # an insert's failure stops the inserter (see _insert_and_commit)
+    return added
+
+
+def _insert_and_commit(
+    c: Connection, transaction: RootTransaction, bank_id: int, name: str, failed: threading.Event
+) -> int:
+    """The second half of one :func:`_load_postgresql` transaction (its rows are staged):
+    the change-log lock, the bank check, the insert, the commit. Rolled back on failure, which
+    sets ``failed``; once it is set, later transactions are rolled back unrun (the rows of a
+    load commit in input order or not at all past the first failure)."""
+    try:
+        if failed.is_set():
+            raise StorageError("an earlier transaction of this load failed")
+        lock_change_log(c)
+        _check_bank(c, bank_id, name)
+        added = insert_staged(c, bank_id, order=KEY_ORDER)
+        transaction.commit()
+        return added
+    except BaseException:
+        failed.set()
+        transaction.rollback()
+        raise
+
+
+def _no_commit_wait(c: Connection) -> None:
+    """PostgreSQL: this transaction's commit does not wait for its WAL flush."""
+    if c.dialect.name == "postgresql":
+        # This transaction only: a server crash within ~0.6 s of the commit can
+        # lose this batch (never corrupt anything); re-running the import adds it.
+        c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+
+def _check_bank(c: Connection, bank_id: int, name: str) -> None:
+    """Raise :class:`NotFoundError` unless bank ``bank_id`` is there (under the change-log
+    lock: entries have no foreign key, revision 0007)."""
+    if c.execute(select(banks.c.id).where(banks.c.id == bank_id)).first() is None:
+        raise NotFoundError(f"no bank named {quote_name(name)} (deleted meanwhile)")
+
+
 @contextmanager
 def loading_transaction(c: Connection, bank_id: int, name: str) -> Iterator[None]:
     """One batch's transaction on ``c``: the change-log lock, then a check that the bank is
@@ -182,13 +288,9 @@ def loading_transaction(c: Connection, bank_id: int, name: str) -> Iterator[None
         NotFoundError: the bank was deleted meanwhile (``name`` is its name, for the message).
     """
     with c.begin():
-        if c.dialect.name == "postgresql":
-            # This transaction only: a server crash within ~0.6 s of the commit can
-            # lose this batch (never corrupt anything); re-running the import adds it.
-            c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        _no_commit_wait(c)
         lock_change_log(c)
-        if c.execute(select(banks.c.id).where(banks.c.id == bank_id)).first() is None:
-            raise NotFoundError(f"no bank named {quote_name(name)} (deleted meanwhile)")
+        _check_bank(c, bank_id, name)
         yield
 
 
