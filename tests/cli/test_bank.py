@@ -382,6 +382,33 @@ def test_import_refuses_utf16_once(bank_service: BankService, tmp_path: Path) ->
     assert result.stderr == f"error: {path}: not UTF-8 text (UTF-16? re-save it as UTF-8)\n"
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (bytes(8192), "binary data, not a text file (NUL bytes throughout its first block)"),
+        (
+            bytes([0, 0, 0, 7, 0, 9, 0, 0] * 1024),  # NUL in no text pattern
+            "binary data, not a text file (NUL bytes throughout its first block)",
+        ),
+        (
+            f"signal_type,signal_str\nmd5,{MD5}\n".encode("utf-32-le"),
+            "not UTF-8 text (UTF-32? re-save it as UTF-8)",
+        ),
+    ],
+    ids=["zeros", "binary", "utf-32"],
+)
+def test_import_names_binary_data_and_wide_text(
+    bank_service: BankService, tmp_path: Path, data: bytes, said: str
+) -> None:
+    # /dev/zero used to be called "UTF-16?".
+    bank_service.create_bank("b")
+    path = tmp_path / "odd.csv"
+    path.write_bytes(data)
+    result = invoke("import", "b", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {path}: {said}\n"
+
+
 def test_import_reports_latin1_rows_instead_of_storing_mojibake(
     bank_service: BankService, tmp_path: Path
 ) -> None:

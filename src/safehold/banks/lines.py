@@ -39,8 +39,15 @@ _ITEMS = re.compile(r"\n\n+|[^\n]*\n")
 
 
 def not_utf8_message(name: str, encoding: str) -> str:
-    """The message for a file in a wide encoding (``encoding`` is ``UTF-16`` or ``UTF-32``)."""
+    """The message for a file in a wide encoding (``encoding`` is ``UTF-16`` or ``UTF-32``),
+    or for binary data (``encoding`` is ``binary``)."""
+    if encoding == BINARY:
+        return f"{name}: binary data, not a text file (NUL bytes throughout its first block)"
     return f"{name}: not UTF-8 text ({encoding}? re-save it as UTF-8)"
+
+
+#: What :func:`_wide_encoding` calls data that is no text in any encoding it knows.
+BINARY = "binary"
 
 
 def _size(limit: int) -> str:
@@ -49,17 +56,27 @@ def _size(limit: int) -> str:
 
 
 def _wide_encoding(head: bytes) -> str | None:
-    """``"UTF-16"``/``"UTF-32"`` when ``head`` (the first bytes) looks like one, else None.
+    """``"UTF-16"``/``"UTF-32"`` when ``head`` (the first bytes) looks like one, :data:`BINARY`
+    for data that is mostly NUL bytes in no such pattern (``/dev/zero``, an image), else None.
 
-    A byte-order mark decides; without one, text where at least a quarter of the bytes are NUL
-    is taken for UTF-16 (ASCII in UTF-16 is every other byte NUL; UTF-8 text has none).
+    A byte-order mark decides; without one, NUL bytes in at least a quarter of the positions
+    mean a wide encoding when the other bytes are not NUL (ASCII in UTF-16 is every other byte
+    NUL, in UTF-32 three bytes of four; UTF-8 text has none), else binary data.
     """
     for bom, encoding in _WIDE_BOMS:
         if head.startswith(bom):
             return encoding
-    if len(head) >= 4 and head.count(0) * 4 >= len(head):
-        return "UTF-16"
-    return None
+    if len(head) < 4 or head.count(0) * 4 < len(head):
+        return None
+    if head.count(0) == len(head):
+        return BINARY
+    for width, encoding in ((4, "UTF-32"), (2, "UTF-16")):
+        lanes = [head[i::width] for i in range(width)]
+        text_lanes = [lane for lane in lanes if lane.count(0) * 10 < len(lane)]
+        zero_lanes = [lane for lane in lanes if lane.count(0) * 10 >= len(lane) * 9]
+        if len(text_lanes) == 1 and len(zero_lanes) == width - 1:
+            return encoding
+    return BINARY
 
 
 class DecodedLines:
