@@ -271,6 +271,19 @@ def test_no_holdout4_text_in_the_detector_data() -> None:
     assert checked > 300
 
 
+def test_no_benign_training_line_shares_five_words_with_holdout4() -> None:
+    """The line model's benign-only lines (round 6, ``data/benign_lines.toml``, written without
+    reading holdout4) share no five consecutive words with any holdout4 template line."""
+    table = tomllib.loads(_read("data/benign_lines.toml"))
+    benign = [_norm(line) for lines in table["topics"].values() for line in lines]
+    assert len(benign) >= 100
+    benign_shingles = set().union(*(_shingles(line) for line in benign))
+    for name, template in _own_templates():
+        for text in _texts(template):
+            shared = _shingles(_norm(text)) & benign_shingles
+            assert not shared, f"{name}: {text!r} shares {shared} with benign_lines.toml"
+
+
 def test_cli_generate_and_synthetic_source(tmp_path: Path) -> None:
     path = tmp_path / "h4.jsonl"
     result = CliRunner().invoke(app, ["chat", "generate", "--split", SPLIT, "-o", str(path)])

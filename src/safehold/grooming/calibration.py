@@ -1,9 +1,10 @@
 """Fit the risk model's logistic weights on the synthetic training split (and benign chats).
 
 Run ``python -m safehold.grooming.calibration`` after changing indicators, patterns, examples
-or features; it rewrites ``data/risk_model.json`` (one weight set per detector). It reads only
-the ``train`` split and the ``train`` part of the benign corpus: ``dev`` chooses thresholds
-and the skepticism window, ``eval`` is never read here.
+or features (and after :mod:`.indicator_fit`); it rewrites ``data/risk_model.json`` (one weight
+set per detector). Each detector reads its :data:`RISK_SPLITS` (round 6: pattern ``train``,
+embedding the four ``synthetic.toml`` splits) and the ``train`` part of the benign corpus;
+only :data:`SEEN_SPLITS` can be read, so a blind split registered later never is.
 
 The fit is L2-regularised logistic regression by iteratively reweighted least squares (Newton's
 method; Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, 4.4.1) on
@@ -18,6 +19,7 @@ the training lines, and the risk model should see the noise it makes on unseen w
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,7 +48,11 @@ DEFAULT_L2 = 10.0
 #: Pattern: 15, which flags 18 of those negatives (10: 23, 1: 31) and keeps five photo
 #: requests between two declared adults at monitor (0.56; 10: 0.598, 1: review;
 #: ``test_persistence``).
-L2_BY_DETECTOR = {"embedding": 1.0, "pattern": 15.0}
+#: Round 6: embedding 20 (fitted on the four ``synthetic.toml`` splits; leaving one writer out,
+#: 20 against 1 flagged 1.5 % against 3.75 % of holdout3's negatives and 1.0 % against
+#: 1.25 % of holdout2's for 3.5 and 1 points of recall, with :data:`PRIOR_SHIFT`;
+#: docs/grooming.md).
+L2_BY_DETECTOR = {"embedding": 20.0, "pattern": 15.0}
 #: :attr:`~.risk.RiskModel.min_behaviours` per detector (round 5; docs/grooming.md). On the
 #: embedding path a lone gift or age question plus weak hits reached review; requiring two
 #: behaviours (or one of the exclusivity, sexual or approach stage) flagged 14 instead of 26
@@ -55,10 +61,34 @@ L2_BY_DETECTOR = {"embedding": 1.0, "pattern": 15.0}
 #: reads 0.52 against 0.46). On the pattern path it flagged as many negatives (18) and warned
 #: later (eval 45 % against 41 %), so it stays 1 there.
 MIN_BEHAVIOURS = {"embedding": 2, "pattern": 1}
+#: Added to the fitted bias per detector (log-odds; round 6). The synthetic training data are
+#: a third grooming, far above any platform's rate, and a logistic model's intercept carries
+#: that rate: King & Zeng (2001, "Logistic regression in rare events data", Political
+#: Analysis 9) correct it by adding ``ln`` of the ratio of population to sample odds. Here the
+#: ratio was chosen leaving one writer out, not from a known rate: ``ln(0.375)`` moves a score
+#: of 0.8 to 0.6 (the review threshold) and cut flagged negatives 3.25 % -> 1.5 % (holdout3)
+#: and 1.75 % -> 1.0 % (holdout2) for 3.5 and 1 points of recall. Pattern: none (its leave-one-
+#: writer-out false positives are 0 % and 1.75 % unshifted, and its recall is already low).
+PRIOR_SHIFT = {"embedding": math.log(0.375)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
+#: The synthetic splits that are seen (round 6): the only ones any fit may read. An allow-list,
+#: so a blind split registered later (``holdout4`` and after) is never fitted on by accident.
+SEEN_SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3")
+#: The splits written in ``data/synthetic.toml`` (one writer's wording over rounds 1-5).
+BASE_SPLITS = ("train", "dev", "eval", "holdout")
+#: The template splits the packaged line model reads (round 6: every seen split; those outside
+#: :data:`BASE_SPLITS` give their ``none`` lines only, :data:`~.indicator_fit.POSITIVE_SPLITS`).
+FIT_SPLITS = SEEN_SPLITS
+#: The conversations each detector's risk model is fitted on (round 6; docs/grooming.md,
+#: "Round 6"). Embedding: the four ``synthetic.toml`` splits (leaving one writer out, adding
+#: the other holdout writer's conversations changed holdout3 0.831 -> 0.818 F0.5, 3.0 % ->
+#: 4.0 % false positives, and holdout2 not at all). Pattern: ``train`` as in rounds 1-5 (fitted
+#: on every seen split it found more, holdout3 recall 0.29 -> 0.42, but flagged 1.25 % and
+#: 5.25 % of the held writers' negatives against 0 % and 1.75 %).
+RISK_SPLITS = {"embedding": BASE_SPLITS, "pattern": ("train",)}
 
 
 def sender_samples(
@@ -164,6 +194,7 @@ def fit_risk_model(
         [-1.0 if n in LOWERING else 0.0 if n == "escalation" else 1.0 for n in FEATURE_NAMES]
     )
     weights, bias, mean, scale = fit_logistic(x, y, l2, signs=signs)
+    bias += PRIOR_SHIFT.get(detector.name, 0.0)
     return RiskModel(
         detector.name,
         tuple(round(float(v), 6) for v in weights),
@@ -174,27 +205,38 @@ def fit_risk_model(
     )
 
 
-def fitting_detector(detector: Detector, conversations: list[Conversation]) -> Detector:
+def fitting_detector(
+    detector: Detector, conversations: list[Conversation], splits: tuple[str, ...] = FIT_SPLITS
+) -> Detector:
     """The detector whose hits the risk model is fitted on: for the embedding detector with
     its learned indicator model, out-of-fold hits on ``conversations``
-    (:func:`~.out_of_fold.out_of_fold_detector`, round 5); otherwise ``detector`` itself.
+    (:func:`~.out_of_fold.out_of_fold_detector`, round 5) from line models fitted on the
+    template lines of ``splits`` (those the packaged line model was fitted on); otherwise
+    ``detector`` itself.
     """
     from safehold.grooming.embedding import EmbeddingDetector
 
     if isinstance(detector, EmbeddingDetector) and detector.indicator_model is not None:
         from safehold.grooming.out_of_fold import out_of_fold_detector
 
-        return out_of_fold_detector(detector, conversations)
+        return out_of_fold_detector(detector, conversations, splits=splits)
     return detector
 
 
-def training_conversations() -> list[Conversation]:
-    """The calibration data: the synthetic train split plus the benign train chats (if the
-    ``chatterbot-corpus`` package is installed)."""
+def training_conversations(splits: tuple[str, ...] = ("train",)) -> list[Conversation]:
+    """The calibration data: the synthetic ``splits`` (default ``train``) plus the
+    benign train chats (if the ``chatterbot-corpus`` package is installed).
+
+    Raises:
+        ValueError: a split is not in :data:`SEEN_SPLITS` (blind splits are never fitted on).
+    """
     from safehold.grooming.benign import chatterbot_conversations
     from safehold.grooming.synthetic import generate
 
-    conversations = generate("train")
+    blind = [s for s in splits if s not in SEEN_SPLITS]
+    if blind:
+        raise ValueError(f"not a seen split: {', '.join(blind)}")
+    conversations = [c for split in splits for c in generate(split)]
     try:
         conversations += chatterbot_conversations("train")
     except Exception as exc:
@@ -203,11 +245,11 @@ def training_conversations() -> list[Conversation]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Refit the named detectors' weights (default: pattern and embedding) and update
-    ``data/risk_model.json`` (weights of detectors not named are kept)."""
+    """Refit the named detectors' weights (default: pattern and embedding), each on its
+    :data:`RISK_SPLITS`, and update ``data/risk_model.json`` (weights of detectors not named
+    are kept)."""
     names = (argv if argv is not None else sys.argv[1:]) or ["pattern", "embedding"]
     target = Path(__file__).parent / "data" / "risk_model.json"
-    conversations = training_conversations()
     models = {}
     for name in names:
         try:
@@ -215,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
             continue
+        conversations = training_conversations(RISK_SPLITS.get(name, ("train",)))
         models[name] = fit_risk_model(
             conversations, fitting_detector(detector, conversations)
         ).to_dict()
@@ -226,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         "format": RISK_MODEL_FORMAT,
         "version": 1,
         "features": list(FEATURE_NAMES),
-        "trained_on": "synthetic train split + chatterbot-corpus english train part",
+        "trained_on": (
+            "synthetic splits per detector (pattern: train; embedding: train, dev, eval, "
+            "holdout, on out-of-fold hits) + chatterbot-corpus english train part"
+        ),
         "models": models,
     }
     target.write_text(json.dumps(document, indent=1) + "\n")

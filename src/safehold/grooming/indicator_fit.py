@@ -1,22 +1,25 @@
 """Fit the learned indicator model offline and write ``data/indicator_model.json``.
 
 Run ``python -m safehold.grooming.indicator_fit`` (needs ``safehold[embeddings,grooming]``)
-after changing the synthetic templates or ``data/examples.toml``; then refit the risk model
-(``python -m safehold.grooming.calibration``). It reads only the ``train`` and ``dev`` splits:
+after changing the synthetic templates, ``data/benign_lines.toml`` or ``data/examples.toml``;
+then refit the risk model (``python -m safehold.grooming.calibration``). Round 6 recipe
+(docs/grooming.md, "Round 6", chosen leaving one template writer out, :mod:`.writers`):
 
-* training pairs (:func:`indicator_pairs`): every ``A`` line of a grooming bank of ``train``
-  labelled with the bank's indicator; ``B`` lines, negative situations, small talk and the
-  ``chatterbot-corpus`` train lines labelled ``none``; plus the positive and near-miss examples
-  of ``data/examples.toml``; each line also once obfuscated (:func:`~.synthetic.obfuscate`),
-  as chat is typed;
-* the regularisation ``C`` and the decision threshold are chosen on ``dev``'s pairs (the best
-  per-line recall with at most :data:`MAX_NONE_FLAGGED` of the ``none`` lines flagged);
-  ``eval``, ``holdout`` and any later blind split are never read.
+* training pairs (:func:`line_pairs`): every ``A`` line of a grooming bank of the
+  :data:`POSITIVE_SPLITS` (the four ``synthetic.toml`` splits) labelled with the bank's
+  indicator; ``B`` lines, negative situations, small talk and the ``chatterbot-corpus`` train
+  and dev lines labelled ``none``, from every seen split (:data:`~.calibration.FIT_SPLITS`:
+  holdout2's and holdout3's files give ``none`` lines only); the benign lines of
+  ``data/benign_lines.toml`` (:data:`BENIGN_TOPICS`); the positive and near-miss examples of
+  ``data/examples.toml``; each line also once obfuscated (:func:`~.synthetic.obfuscate`);
+* ``C`` is :data:`LINE_C`; the decision threshold is chosen out of fold (5 folds by template
+  line, :func:`~.out_of_fold.fit_folds`): the best per-line recall with at most
+  :data:`MAX_NONE_FLAGGED` of the ``none`` lines flagged (:func:`choose_threshold`).
+  ``--cv`` prints those out-of-fold line scores.
 
-``--cv`` also prints a cross-phrasing estimate: 5 folds over train + dev with every template
-(all its lines and variants) in one fold only, so each fold is scored on phrasings it never
-saw. The fit is scikit-learn's multinomial logistic regression (L-BFGS, L2, balanced class
-weights; deterministic).
+Blind splits are never read (the allow-list :data:`~.calibration.SEEN_SPLITS`). The fit is
+scikit-learn's multinomial logistic regression (L-BFGS, L2, balanced class weights;
+deterministic).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from __future__ import annotations
 import json
 import random
 import sys
+import tomllib
 from collections.abc import Sequence
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +47,12 @@ SKIPPED = ("age_gap", "minor_age_disclosed", "adult_inclusion", "family_relation
 #: purpose (a relative asks for a photo of the jumper, a friend asks if the parents are home),
 #: and the conversation's context (family, peers) is what makes them benign, which the risk
 #: model reads (``features``), not the line. As ``none`` lines they moved the chosen threshold
-#: 0.7 -> 0.75 and cost line recall on dev (0.79 -> 0.76).
+#: 0.7 -> 0.75 and cost line recall on dev (0.79 -> 0.76). Round 6 keeps them
+#: (:data:`LINE_SKIP_BANKS`); this stays :func:`indicator_pairs`'s default.
 CONTEXT_BANKS = ("negative.relatives", "negative.friends")
-#: Grid of the inverse L2 strength and of the threshold, searched on dev.
-C_GRID = (0.5, 2.0, 8.0)
+#: Inverse L2 strength of the line model (chosen on dev in rounds 4-5 from 0.5, 2, 8).
+LINE_C = 8.0
+#: Thresholds searched (out of fold since round 6; on dev in rounds 4-5).
 THRESHOLD_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))
 MIN_WORDS = 3
 #: The chosen (C, threshold) has the best dev line recall among those that flag at most this
@@ -53,6 +60,18 @@ MIN_WORDS = 3
 #: warning comes there); the cap bounds false positives. Line F0.5 picked 0.8, which missed a
 #: third of dev's lines (docs/grooming.md).
 MAX_NONE_FLAGGED = 0.04
+#: Benign chat lines (round 6), ``none`` only: ``data/benign_lines.toml``.
+BENIGN_LINES = "data/benign_lines.toml"
+#: Its topics the packaged line model is fitted with (docs/grooming.md, "Round 6").
+BENIGN_TOPICS = ("small_talk", "adult_small_talk", "benign_behaviours")
+#: Splits whose grooming lines are positives (round 6): the ``synthetic.toml`` writer's. Leaving
+#: one writer out, adding holdout3's grooming lines to the fit flagged 7-11 % of holdout2's
+#: negatives against 2 % without them (holdout3's peer-like grooming wording pulled the
+#: boundary into same-age friends' chat); their ``none`` lines are kept.
+POSITIVE_SPLITS = ("train", "dev", "eval", "holdout")
+#: Banks left out of the round 6 line model: none (the context banks' lines are ``none``;
+#: leaving one writer out, keeping them did as well or better than :data:`CONTEXT_BANKS`).
+LINE_SKIP_BANKS: tuple[str, ...] = ()
 
 
 def indicator_pairs(
@@ -60,6 +79,8 @@ def indicator_pairs(
     examples: dict[str, dict[str, list[str]]] | None = None,
     augment: bool = False,
     benign: bool = True,
+    skip_banks: tuple[str, ...] = CONTEXT_BANKS,
+    positives: bool = True,
 ) -> list[tuple[str, str, str]]:
     """Labelled lines of ``split``: ``(normalised text, class, group)``.
 
@@ -67,18 +88,22 @@ def indicator_pairs(
     under three words are left out (the detector does not score them). ``examples`` (an
     examples table) adds its positives and near misses; ``augment`` adds one obfuscated copy
     of each line (fixed seed); ``benign`` adds the split's ``chatterbot-corpus`` lines as
-    ``none`` (varied everyday wording: small talk must not drift towards an indicator).
+    ``none`` (varied everyday wording: small talk must not drift towards an indicator; only
+    for ``train`` and ``dev``: the benign ``eval`` part stays out of every fit, as
+    ``chatterbot:eval`` is scored by the acceptance tests). Lines of the banks in ``skip_banks``
+    are left out (default :data:`CONTEXT_BANKS`); ``positives`` False leaves out the grooming
+    banks' ``A`` lines too (only the split's ``none`` lines).
     """
     raw: list[tuple[str, str, str]] = []
     for n, line in enumerate(template_lines(split)):
         kind, _, name = line.bank.partition(".")
-        if line.bank in CONTEXT_BANKS:
+        if line.bank in skip_banks:
             continue
-        if kind == "grooming" and name in SKIPPED and line.speaker == "A":
+        if kind == "grooming" and line.speaker == "A" and (name in SKIPPED or not positives):
             continue
         label = name if kind == "grooming" and line.speaker == "A" else NONE
         raw.append((line.text, label, f"{split}:{line.bank}:{n}"))
-    if benign:
+    if benign and split in ("train", "dev"):
         from safehold.grooming.benign import chatterbot_conversations
 
         lines = dict.fromkeys(m.text for c in chatterbot_conversations(split) for m in c.messages)
@@ -94,6 +119,52 @@ def indicator_pairs(
         if len(text.split()) >= MIN_WORDS:
             out.append((normalize(text, plain=False) or ".", label, group))
     return out
+
+
+def load_benign_lines() -> dict[str, list[str]]:
+    """The packaged ``data/benign_lines.toml``: topic -> benign chat lines (round 6)."""
+    text = resources.files("safehold.grooming").joinpath(BENIGN_LINES).read_text()
+    topics: dict[str, list[str]] = tomllib.loads(text)["topics"]
+    return topics
+
+
+def benign_pairs(topics: Sequence[str] = BENIGN_TOPICS) -> list[tuple[str, str, str]]:
+    """``none`` pairs from the named topics of :func:`load_benign_lines`, each line also once
+    obfuscated (fixed seed), normalised as :func:`indicator_pairs` does."""
+    table = load_benign_lines()
+    raw = [(t, NONE, f"benign:{topic}:{t}") for topic in topics for t in table[topic]]
+    rng = random.Random(1)
+    raw += [(obfuscate(rng, text), label, group) for text, label, group in raw]
+    return [
+        (normalize(text, plain=False) or ".", label, group)
+        for text, label, group in raw
+        if len(text.split()) >= MIN_WORDS
+    ]
+
+
+def training_pairs(
+    splits: Sequence[str] = ("train",),
+    skip_banks: tuple[str, ...] = CONTEXT_BANKS,
+    topics: Sequence[str] = (),
+    none_only: Sequence[str] = (),
+) -> list[tuple[str, str, str]]:
+    """The line model's training pairs over ``splits`` (:func:`indicator_pairs`, each line
+    also obfuscated), with the packaged examples table once, in ``splits`` order, then the
+    benign lines of ``topics`` (:func:`benign_pairs`). Splits in ``none_only`` give their
+    ``none`` lines only (their grooming lines are left out).
+
+    ``("train",)`` without topics gives rounds 4-5's pairs; round 6 fits on every seen split
+    (:data:`~.calibration.FIT_SPLITS`) with :data:`BENIGN_TOPICS`.
+    """
+    from safehold.grooming.embedding import load_examples
+
+    out: list[tuple[str, str, str]] = []
+    for n, split in enumerate(splits):
+        examples = load_examples() if n == 0 else None
+        out += indicator_pairs(
+            split, examples, augment=True, skip_banks=skip_banks, positives=split not in none_only
+        )
+    return out + benign_pairs(topics)
 
 
 def fit(
@@ -144,75 +215,86 @@ def line_scores(
     }
 
 
-def _encoder() -> Any:
-    from safehold.grooming.embedding import EmbeddingDetector
+def line_pairs(splits: Sequence[str]) -> list[tuple[str, str, str]]:
+    """The round 6 line model's pairs over ``splits`` (:func:`training_pairs` with
+    :data:`LINE_SKIP_BANKS`, :data:`BENIGN_TOPICS`, and ``none`` lines only from splits not in
+    :data:`POSITIVE_SPLITS`)."""
+    none_only = tuple(s for s in splits if s not in POSITIVE_SPLITS)
+    return training_pairs(splits, LINE_SKIP_BANKS, BENIGN_TOPICS, none_only)
 
-    return EmbeddingDetector(scoring="examples")
+
+def choose_threshold(
+    model: IndicatorModel, probabilities: NDArray[np.float32], labels: Sequence[str]
+) -> tuple[float, dict[str, float]]:
+    """The threshold of :data:`THRESHOLD_GRID` with the best line recall among those that flag
+    at most :data:`MAX_NONE_FLAGGED` of the ``none`` lines (the highest one when none does),
+    and :func:`line_scores` there.
+
+    Args:
+        probabilities: (n, classes) out-of-fold class probabilities of the labelled lines.
+        labels: the lines' classes.
+    """
+    best: tuple[float, dict[str, float]] | None = None
+    for t in THRESHOLD_GRID:
+        scores = line_scores(replace(model, threshold=t), probabilities, labels)
+        if scores["none_flagged"] <= MAX_NONE_FLAGGED and (
+            best is None or scores["recall"] > best[1]["recall"]
+        ):
+            best = (t, scores)
+    if best is None:
+        t = THRESHOLD_GRID[-1]
+        best = (t, line_scores(replace(model, threshold=t), probabilities, labels))
+    return best
+
+
+def fit_line_model(encoder: Any, splits: Sequence[str]) -> tuple[IndicatorModel, Any]:
+    """Fit the line model on :func:`line_pairs` of ``splits``, threshold out of fold.
+
+    Args:
+        encoder: an :class:`~.embedding.EmbeddingDetector` (embeds the lines).
+
+    Returns:
+        ``(model, folds)``: the model fitted on every pair (``trained_on`` names the splits
+        and the out-of-fold line scores) and the :class:`~.out_of_fold.FoldFit` (its fold
+        models at the chosen threshold), for out-of-fold hits.
+    """
+    from safehold.grooming.out_of_fold import fit_folds
+
+    pairs = line_pairs(splits)
+    labels = [label for _, label, _ in pairs]
+    classes = (NONE, *sorted(set(labels) - {NONE}))
+    folds = fit_folds(encoder, pairs, classes, 0.5, c=LINE_C)
+    weights, bias = fit(folds.pair_vectors, labels, LINE_C, classes)
+    model = IndicatorModel(classes, weights, bias, 0.5, encoder.layers, "")
+    threshold, scores = choose_threshold(model, folds.probabilities, labels)
+    model = replace(
+        model,
+        threshold=threshold,
+        trained_on=(
+            f"round 6: synthetic templates of {', '.join(splits)} (positives from "
+            f"{', '.join(s for s in splits if s in POSITIVE_SPLITS)}), benign_lines.toml, "
+            f"examples.toml; C {LINE_C}; threshold out of fold: {scores}"
+        ),
+    )
+    folds = replace(folds, models=tuple(replace(m, threshold=threshold) for m in folds.models))
+    return model, folds
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Fit on train, choose C and the threshold on dev, write the packaged model; ``--cv``
-    also prints the cross-phrasing estimate."""
-    from safehold.grooming.embedding import load_examples
+    """Fit on :data:`~.calibration.FIT_SPLITS` and write the packaged model; ``--cv`` also
+    prints the out-of-fold line scores."""
+    from safehold.grooming.calibration import FIT_SPLITS
+    from safehold.grooming.embedding import EmbeddingDetector
 
     args = argv if argv is not None else sys.argv[1:]
-    encoder = _encoder()
-    train = indicator_pairs("train", load_examples(), augment=True)
-    dev = indicator_pairs("dev", augment=True)
-    x_train = encoder.embed([t for t, _, _ in train])
-    x_dev = encoder.embed([t for t, _, _ in dev])
-    y_train, y_dev = [c for _, c, _ in train], [c for _, c, _ in dev]
-    classes = (NONE, *sorted(set(y_train) - {NONE}))
-    best: tuple[float, IndicatorModel, dict[str, float]] | None = None
-    for c in C_GRID:
-        weights, bias = fit(x_train, y_train, c, classes)
-        for t in THRESHOLD_GRID:
-            model = IndicatorModel(classes, weights, bias, t, encoder.layers, "")
-            scores = line_scores(model, model.probabilities(x_dev), y_dev)
-            print(f"C={c} T={t}: dev {scores}", file=sys.stderr)
-            if scores["none_flagged"] <= MAX_NONE_FLAGGED and (
-                best is None or scores["recall"] > best[0]
-            ):
-                best = (scores["recall"], model, {"C": c, **scores})
-    assert best is not None
-    trained_on = f"synthetic train templates + examples.toml; C, threshold on dev: {best[2]}"
-    chosen = replace(best[1], trained_on=trained_on)
+    encoder = EmbeddingDetector(scoring="examples")
+    model, _ = fit_line_model(encoder, FIT_SPLITS)
     target = Path(__file__).parent / PACKAGED
-    target.write_text(json.dumps(chosen.to_dict()) + "\n")
-    print(f"chosen T={chosen.threshold}: {best[2]} -> {target}", file=sys.stderr)
+    target.write_text(json.dumps(model.to_dict()) + "\n")
+    print(f"chosen T={model.threshold} -> {target}", file=sys.stderr)
     if "--cv" in args:
-        print(
-            f"cross-phrasing 5-fold: {cross_phrasing(encoder, best[2]['C'], chosen.threshold)}",
-            file=sys.stderr,
-        )
+        print(f"out of fold: {model.trained_on}", file=sys.stderr)
     return 0
-
-
-def cross_phrasing(encoder: Any, c: float, threshold: float, folds: int = 5) -> dict[str, float]:
-    """Per-line scores pooled over ``folds`` folds of train + dev lines, grouped by template.
-
-    Returns :func:`line_scores`'s keys, over every line scored by the fold that did not see
-    its template.
-    """
-    pairs = indicator_pairs("train", augment=True) + indicator_pairs("dev", augment=True)
-    vectors = encoder.embed([t for t, _, _ in pairs])
-    labels = [label for _, label, _ in pairs]
-    groups = sorted({g for _, _, g in pairs})
-    rng = random.Random(0)
-    rng.shuffle(groups)
-    fold_of = {g: i % folds for i, g in enumerate(groups)}
-    fold = np.array([fold_of[g] for _, _, g in pairs])
-    classes = (NONE, *sorted(set(labels) - {NONE}))
-    probabilities = np.zeros((len(pairs), len(classes)), dtype=np.float32)
-    model = None
-    for f in range(folds):
-        weights, bias = fit(
-            vectors[fold != f], [y for y, k in zip(labels, fold, strict=True) if k != f], c, classes
-        )
-        model = IndicatorModel(classes, weights, bias, threshold, encoder.layers)
-        probabilities[fold == f] = model.probabilities(vectors[fold == f])
-    assert model is not None
-    return line_scores(model, probabilities, labels)
 
 
 if __name__ == "__main__":

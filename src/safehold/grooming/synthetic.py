@@ -311,7 +311,10 @@ def template_lines(split: str) -> list[TemplateLine]:
     """Every line of every template of ``split``, in file order, slots filled deterministically.
 
     A grooming bank's ``A`` lines show its indicator; ``B`` lines and negative or small-talk
-    banks are the other person or benign. Used to fit :mod:`.indicator_model`.
+    banks are the other person or benign. Used to fit :mod:`.indicator_model`. A split with
+    its own template file (:data:`SPLIT_TEMPLATE_FILES`) reads it too (round 6: the seen
+    holdout splits' lines train the line model; blind splits are never asked for, see
+    :data:`~.calibration.SEEN_SPLITS`).
 
     Raises:
         InvalidInputError: unknown split.
@@ -319,7 +322,7 @@ def template_lines(split: str) -> list[TemplateLine]:
     if split not in SPLITS:
         raise InvalidInputError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     rng = random.Random(SPLIT_SEEDS[split])
-    data = load_templates()
+    data = load_split_templates(split)
     banks = [(f"{k}.{n}", b) for k in ("grooming", "negative") for n, b in data[k].items()]
     banks += [(n, data[n]) for n in data if n.startswith("smalltalk")]
     out: list[TemplateLine] = []
