@@ -1,7 +1,7 @@
 """``safehold chat``: score conversations for grooming risk, evaluate, generate data, train.
 
 Files are JSON Lines (Safehold's format) or PAN-2012 XML (sniffed). ``evaluate`` and
-``train`` also take built-in data sets: ``synthetic:train|dev|eval|holdout|holdout2|holdout3|holdout4``
+``train`` also take built-in data sets: ``synthetic:train|dev|eval|holdout|holdout2-4``
 (generated, see ``docs/grooming.md``) and ``chatterbot:train|dev|eval`` (benign chats from the
 ``chatterbot-corpus`` package). Scores are for human review, never automatic action.
 """
