@@ -164,19 +164,25 @@ def cells_to_rows(
     columns: dict[int, str] | None = None
     index: dict[str, int] = {}
     positions: tuple[int, ...] = ()
+    identity = False  # the columns are python-threatexchange's, in order
+    width = len(_FIELDS)
     type_where = "in column 1"
     build = builder.build
     for start, row in cell_rows:
         if isinstance(row, FormatError):
             yield row
             continue
-        if not row or (row[0].lstrip().startswith("#")) or not "".join(row).strip():
+        if not row:
             continue
+        first = row[0].lstrip()
+        if first.startswith("#") or (not first and not "".join(row).strip()):
+            continue  # a comment, or a blank row (joined only when the first cell is blank)
         if columns is None:
             header = header_map(row)
             columns = header or dict(enumerate(CSV_COLUMNS))
             index = {field: i for i, field in sorted(columns.items(), reverse=True)}
             positions = tuple(index.get(f, -1) for f in _FIELDS)
+            identity = positions == _IDENTITY
             type_where = next(
                 (f"in column {i + 1}" for i, f in columns.items() if f == "signal_type"),
                 "in the signal_type column",
@@ -185,7 +191,7 @@ def cells_to_rows(
                 continue
         cells = (
             row
-            if positions == _IDENTITY and len(row) >= len(_FIELDS)
+            if identity and len(row) >= width
             else [row[i] if 0 <= i < len(row) else "" for i in positions]
         )
         note, tags = cells[6], cells[4]

@@ -131,6 +131,7 @@ class RowBuilder:
         self._hex_ok: dict[tuple[str, int], bool] = {}
         self._categories: dict[str, Category | InvalidInputError | None] = {}
         self._resolved: dict[str, tuple[str, type[SignalType] | None]] = {}
+        self._qualities: dict[str, int | None] = {}  # good quality cells only (memoised)
         if self.signal_type is not None:
             self.validator.signal_type(self.signal_type)  # unknown type: fail before any row
 
@@ -224,10 +225,17 @@ class RowBuilder:
                 raise InvalidInputError(
                     f"source is {len(source)} characters long; the limit is {SOURCE_LENGTH}"
                 )
+            if quality:
+                known = self._qualities.get(quality)
+                score = parse_quality(quality) if known is None else known
+                if known is None and len(self._qualities) < _CATEGORY_CACHE_LIMIT:
+                    self._qualities[quality] = score
+            else:
+                score = None
             return (
                 name,
                 canonical,
-                parse_quality(quality) if quality else None,
+                score,
                 (self.category_of(category) if category else None) or self.category,
                 source,
                 note,
