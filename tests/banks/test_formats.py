@@ -296,3 +296,45 @@ def test_a_quote_left_open_at_the_end_is_malformed_csv() -> None:
         (2, "line 2: malformed CSV (unexpected end of data)")
     ]
     assert [e for e in items if not isinstance(e, FormatError)] == []
+
+
+def _rows_after_a_stray_quote(stray: str) -> str:
+    rows = [f"md5,{i:032x},src,,,,row {i}\n" for i in range(1, 9)]
+    rows[2] = stray  # line 4
+    return "signal_type,signal_str,collab,category,tags,quality,note\n" + "".join(rows)
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        f'md5,{3:032x},src,,,,"an open quote\n',  # never closed: reaches the end of the file
+        f'md5,"{3:032x},src,,,,\n',  # opened in the value, closed by the next stray quote
+    ],
+    ids=["never-closed", "closed-by-a-later-quote"],
+)
+def test_a_stray_quote_is_one_bad_row_and_the_rows_after_it_are_read(stray: str) -> None:
+    # It used to swallow every line after it into one bad row (a user test, 2026-11-30).
+    text = _rows_after_a_stray_quote(stray)
+    if "open quote" not in stray:  # a later row's note holds the quote that closes it
+        text = text.replace("row 6\n", 'row 6 "quoted" later\n')
+    entries, errors = _split(list(read_csv(_lines(text))))
+    assert [int(e.value, 16) for e in entries] == [1, 2, 4, 5, 6, 7, 8]
+    assert errors[0].line == 4
+    assert "swallowed" in errors[0].message
+    assert [e.note for e in entries][-1] == "row 8"
+
+
+def test_a_quoted_note_over_two_lines_is_still_one_row() -> None:
+    text = _rows_after_a_stray_quote(f'md5,{3:032x},src,,,,"a note\nover two lines"\n')
+    entries, errors = _split(list(read_csv(_lines(text))))
+    assert errors == []
+    assert [int(e.value, 16) for e in entries] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert entries[2].note == "a note\nover two lines"
+
+
+def test_a_stray_quote_through_the_import_keeps_line_numbers(tmp_path: Path) -> None:
+    text = _rows_after_a_stray_quote(f'md5,{3:032x},src,,,,"an open quote\n')
+    lines = list(open_bank_file(io.BytesIO(text.encode()), fmt="csv").rows)
+    errors = [r for r in lines if isinstance(r, FormatError)]
+    assert [e.line for e in errors] == [4]
+    assert sum(1 for r in lines if isinstance(r, tuple)) == 7

@@ -107,7 +107,9 @@ class DecodedLines:
     def __init__(self, binary: BinaryIO, *, name: str = "the file", max_line_bytes: int) -> None:
         self.binary = binary
         self.max_line_bytes = max_line_bytes
-        self._problems: deque[tuple[int, str]] = deque()  # (line, message), line ascending
+        #: ``(line, message)`` of bad lines not yet asked about, line ascending (readers may
+        #: test it for emptiness before asking :meth:`problem_in`).
+        self.problems: deque[tuple[int, str]] = deque()
         self._line = 0  # physical lines read so far
         #: Last physical line of the item last yielded by iteration (0 before the first).
         self.line = 0
@@ -234,12 +236,12 @@ class DecodedLines:
         self._line += 1
         if too_long:
             self._skip_rest_of_line()
-            self._problems.append((self._line, f"line longer than {_size(self.max_line_bytes)}"))
+            self.problems.append((self._line, f"line longer than {_size(self.max_line_bytes)}"))
             return self._line, "\n"
         try:
             return self._line, raw.decode("utf-8")
         except UnicodeDecodeError:
-            self._problems.append((self._line, "not UTF-8 text (re-save the file as UTF-8)"))
+            self.problems.append((self._line, "not UTF-8 text (re-save the file as UTF-8)"))
             return self._line, raw.decode("utf-8", errors="replace")
 
     def head(self, count: int) -> list[str]:
@@ -265,7 +267,7 @@ class DecodedLines:
         Readers ask in ascending line order; problems of lines before ``first`` are dropped
         (so memory does not grow with the number of bad lines).
         """
-        problems = self._problems
+        problems = self.problems
         while problems and problems[0][0] < first:
             problems.popleft()
         found = problems[0][1] if problems and problems[0][0] <= last else None

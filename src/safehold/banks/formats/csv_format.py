@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from operator import methodcaller
 
@@ -82,33 +83,98 @@ def csv_rows(
 ) -> Iterator[tuple[int, list[str] | FormatError]]:
     """``(first physical line, cells)`` per CSV row, or a :class:`FormatError` for a row that
     is malformed, undecodable, over-long or holds a NUL character. ``first_line``: the number
-    of the first line ``lines`` yields (a :class:`DecodedLines` read past a header)."""
+    of the first line ``lines`` yields (a :class:`DecodedLines` read past a header).
+
+    A malformed row that spans several lines (a quote opened and never closed, or closed where
+    no field ends: a stray ``"``) is one bad row at its first line, and the lines after that
+    one are read again as rows: the quote does not swallow the rest of the file. (A quoted
+    field that does close where a field may end is read as the field it says it is.)
+    """
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
-    problem_in = row_problems(lines)
-    reader = csv.reader(lines, strict=True)  # strict: a quote left open is malformed
-    # Physical line numbers: DecodedLines reads a run of empty lines as one item.
-    decoded = lines if isinstance(lines, DecodedLines) else None
-    last_line = first_line - 1
+    source = _RowLines(lines, first_line)
+    kept = source.kept
+    reader = csv.reader(source, strict=True)  # strict: a quote left open is malformed
     while True:
-        start = last_line + 1
+        kept.clear()  # a new row
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            last_line = decoded.line if decoded else reader.line_num
-            problem = problem_in(start, last_line) if problem_in else None
-            yield start, FormatError(problem or f"malformed CSV ({exc})", start)
+            start, problem = source.row_start(), source.row_problem()
+            if source.read_again_after_first_line():
+                message = f"malformed CSV ({exc}; a quote here swallowed the lines after it)"
+            else:
+                message = f"malformed CSV ({exc})"
+            yield start, FormatError(problem or message, start)
             continue
-        last_line = decoded.line if decoded else reader.line_num
-        problem = problem_in(start, last_line) if problem_in else None
+        start = kept[0][1]
+        problem = source.row_problem() if source.problems else None
         if problem is not None:
             yield start, FormatError(problem, start)
         elif "\x00" in "".join(row):
             yield start, FormatError("malformed CSV (a NUL character)", start)
         else:
             yield start, row
+
+
+class _RowLines:
+    """The lines a ``csv.reader`` reads, with their physical line numbers and problems (from
+    :meth:`DecodedLines.problem_in`); the lines of the row being read are kept (:attr:`kept`,
+    cleared by the caller at each row), so a malformed row can be read again from its second
+    line (:func:`csv_rows`). Memory: one row's lines, which the ``csv`` module's field limit
+    bounds."""
+
+    def __init__(self, lines: Iterable[str], first_line: int) -> None:
+        self._lines = iter(lines)
+        self._decoded = lines if isinstance(lines, DecodedLines) else None
+        self._again: deque[tuple[str, int, int, str | None]] = deque()
+        #: ``(text, first line, last line, problem)`` of the current row's lines.
+        self.kept: list[tuple[str, int, int, str | None]] = []
+        #: How many lines read so far had a problem (none: rows skip the look-up).
+        self.problems = 0
+        self._line = first_line - 1  # last physical line read
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            item = self._again.popleft()
+        else:
+            text = next(self._lines)
+            first = self._line + 1
+            decoded = self._decoded
+            if decoded is None:
+                item = (text, first, self._line + (text.count("\n") or 1), None)
+            elif decoded.problems:
+                problem = decoded.problem_in(first, decoded.line)
+                self.problems += problem is not None
+                item = (text, first, decoded.line, problem)
+            else:  # a run of empty lines is one item
+                item = (text, first, decoded.line, None)
+        self._line = item[2]
+        self.kept.append(item)
+        return item[0]
+
+    def row_start(self) -> int:
+        """The first physical line of the row read last (the next line when none was read)."""
+        return self.kept[0][1] if self.kept else self._line + 1
+
+    def row_problem(self) -> str | None:
+        """The first line problem (undecodable, over-long) among the row's lines."""
+        return next((item[3] for item in self.kept if item[3] is not None), None)
+
+    def read_again_after_first_line(self) -> bool:
+        """Hand the row's lines after its first again; False when it had only one."""
+        if len(self.kept) < 2:
+            return False
+        first, *rest = self.kept
+        self._again.extendleft(reversed(rest))
+        self._line = first[2]
+        del self.kept[1:]
+        return True
 
 
 def read_csv_rows(lines: Iterable[str], builder: RowBuilder) -> Iterator[RowItem]:
