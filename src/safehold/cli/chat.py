@@ -1,7 +1,7 @@
 """``safehold chat``: score conversations for grooming risk, evaluate, generate data, train.
 
 Files are JSON Lines (Safehold's format) or PAN-2012 XML (sniffed). ``evaluate`` and
-``train`` also take built-in data sets: ``synthetic:train|dev|eval|holdout|holdout2-4``
+``train`` also take built-in data sets: ``synthetic:train|dev|eval|holdout|holdout2-5``
 (generated, see ``docs/grooming.md``) and ``chatterbot:train|dev|eval`` (benign chats from the
 ``chatterbot-corpus`` package). Scores are for human review, never automatic action.
 """
@@ -96,7 +96,7 @@ def score(
 def evaluate(
     data: list[str] = typer.Argument(
         ...,
-        help="Files, or synthetic:train|dev|eval|holdout|holdout2|holdout3|holdout4, "
+        help="Files, or synthetic:train|dev|eval|holdout|holdout2-5, "
         "chatterbot:train|dev|eval.",
     ),
     detector: str | None = typer.Option(None, help=DETECTOR_HELP),
@@ -167,7 +167,7 @@ def _share(value: float | None) -> str:
 @app.command("generate")
 def generate(
     split: str = typer.Option(
-        "eval", help="train, dev, eval, holdout or holdout2-4 (fixed seeds)."
+        "eval", help="train, dev, eval, holdout or holdout2-5 (fixed seeds)."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="JSON Lines file to write."),
     grooming: int | None = typer.Option(None, min=0, help="Grooming conversations."),
