@@ -338,3 +338,25 @@ def test_a_stray_quote_through_the_import_keeps_line_numbers(tmp_path: Path) -> 
     errors = [r for r in lines if isinstance(r, FormatError)]
     assert [e.line for e in errors] == [4]
     assert sum(1 for r in lines if isinstance(r, tuple)) == 7
+
+
+@pytest.mark.parametrize("fmt", ["csv", None], ids=["csv", "detected"])
+def test_a_file_with_carriage_return_line_ends_is_read_line_by_line(fmt: str | None) -> None:
+    # Classic Mac OS / old Excel line ends (user test, 2026-11-30: the whole file was one bad
+    # row, and read through standard input it was taken for a plain list).
+    header = "signal_type,signal_str,collab,category,tags,quality,note\r"
+    body = "".join(f"md5,{i:032x},c,,,,row {i}\r" for i in range(1, 6)) + f"md5,{MD5[:5]}\r"
+    opened = open_bank_file(io.BytesIO((header + body).encode()), fmt=fmt)
+    rows = list(opened.rows)
+    assert opened.fmt == "csv"
+    assert [r[5] for r in rows if isinstance(r, tuple)] == [f"row {i}" for i in range(1, 6)]
+    assert [e.line for e in rows if isinstance(e, FormatError)] == [7]
+
+
+def test_a_stray_carriage_return_inside_a_line_is_named() -> None:
+    text = f"signal_type,signal_str\nmd5,{MD5}\rmd5,{MD5[::-1]}\nmd5,{'1' * 32}\n"
+    rows = list(open_bank_file(io.BytesIO(text.encode()), fmt="csv").rows)
+    assert [str(e) for e in rows if isinstance(e, FormatError)] == [
+        "line 2: malformed CSV (a carriage return (\\r) inside a line, not at its end)"
+    ]
+    assert [r[1] for r in rows if isinstance(r, tuple)] == ["1" * 32]

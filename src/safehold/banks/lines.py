@@ -89,6 +89,9 @@ class DecodedLines:
     quoted fields) or ``"\\n"`` for an over-long line. Readers ask :meth:`problem_in` for the
     lines of each row and report the row as bad.
 
+    A stream whose first block ends its lines with a carriage return alone (no ``\\n`` in it:
+    classic Mac OS line ends) is read with each ``\\r`` taken as ``\\n``.
+
     A run of empty lines (``"\\n\\n..."``) is one item holding the whole run: blank lines cost
     no per-line work (a body of 30 MB of newlines used to take 30 s, one Python round per
     line), and a CSV reader reads the run as one blank row outside quotes and keeps it
@@ -120,6 +123,9 @@ class DecodedLines:
         self._items: list[str] = []  # decoded items of the current block
         self._next_item = 0
         self._slow_until = 0  # lines up to this one are read one by one (a bad block)
+        #: The stream ends its lines with a carriage return alone (classic Mac OS, old Excel
+        #: exports): decided on the first block (CR and no LF in it), then CR is read as LF.
+        self._cr_lines: bool | None = None
         self.name = name
         self.head(1)  # a UTF-16 file is refused here, before any row is read
 
@@ -131,6 +137,10 @@ class DecodedLines:
         if not chunk:
             self._eof = True
             return False
+        if self._cr_lines is None:  # the first block decides
+            self._cr_lines = b"\r" in chunk and b"\n" not in chunk
+        if self._cr_lines:
+            chunk = chunk.replace(b"\r", b"\n")
         if self._pos:
             del self._buf[: self._pos]
             self._pos = 0

@@ -90,23 +90,44 @@ def import_(
             _refuse_media(file, shown, bank.name)
         binary, size = open_binary(file)
         try:
+            committed: list[ImportProgress] = []
             with progress_bar(console) as progress:
                 task = progress.add_task(f"importing into {bank.name}", total=size, rows="")
 
                 def tick(state: ImportProgress) -> None:
+                    committed[:] = [state]
                     done = state.bytes_read if size is not None else state.rows
                     progress.update(task, completed=done, rows=count_noun(state.rows, "row"))
 
-                report = import_bank_file(
-                    service, bank.name, binary, fmt=fmt or None, signal_type=signal_type,
-                    category=cat, source=source, category_scheme=category_scheme,
-                    vpdq_seconds_per_frame=load_settings().vpdq_seconds_per_frame, name=shown,
-                    options=CLI_OPTIONS, progress=tick,
-                )  # fmt: skip
+                try:
+                    report = import_bank_file(
+                        service, bank.name, binary, fmt=fmt or None, signal_type=signal_type,
+                        category=cat, source=source, category_scheme=category_scheme,
+                        vpdq_seconds_per_frame=load_settings().vpdq_seconds_per_frame,
+                        name=shown, options=CLI_OPTIONS, progress=tick,
+                    )  # fmt: skip
+                except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM (exit 130, 143)
+                    progress.stop()
+                    _print_interrupted(console, bank.name, committed)
+                    raise
         finally:
             if file != "-":
                 binary.close()
     _print_report(console, bank.name, shown, report, detected=not fmt)
+
+
+def _print_interrupted(console: Console, bank: str, committed: list[ImportProgress]) -> None:
+    """What an interrupted import kept: its committed transactions (none when empty)."""
+    if committed:
+        state = committed[0]
+        kept = f"the first {count_noun(state.rows, 'row')} ({state.added:,} added) are kept"
+    else:
+        kept = "nothing was added"
+    console.print(
+        f"interrupted: {kept} in {bank}; run the same import again to add the rest "
+        "(entries already there are skipped as duplicates)",
+        markup=False,
+    )
 
 
 def _print_report(

@@ -103,10 +103,11 @@ def csv_rows(
             return
         except csv.Error as exc:
             start, problem = source.row_start(), source.row_problem()
+            why = _CSV_ERRORS.get(str(exc), str(exc))
             if source.read_again_after_first_line():
-                message = f"malformed CSV ({exc}; a quote here swallowed the lines after it)"
+                message = f"malformed CSV ({why}; a quote here swallowed the lines after it)"
             else:
-                message = f"malformed CSV ({exc})"
+                message = f"malformed CSV ({why})"
             yield start, FormatError(problem or message, start)
             continue
         start = kept[0][1]
@@ -117,6 +118,13 @@ def csv_rows(
             yield start, FormatError("malformed CSV (a NUL character)", start)
         else:
             yield start, row
+
+
+#: The ``csv`` module's messages that name its own internals, in a user's words.
+_CSV_ERRORS = {
+    "new-line character seen in unquoted field - do you need to open the file in "
+    "universal-newline mode?": "a carriage return (\\r) inside a line, not at its end",
+}
 
 
 class _RowLines:
