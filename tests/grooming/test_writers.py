@@ -44,7 +44,8 @@ def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 
 def test_seen_splits_are_an_allow_list() -> None:
-    assert SEEN_SPLITS == ("train", "dev", "eval", "holdout", "holdout2", "holdout3")
+    assert SEEN_SPLITS == ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4")
+    assert HELD_WRITERS == ("holdout4", "holdout3", "holdout2")
     assert set(FIT_SPLITS) <= set(SEEN_SPLITS)
     assert all(set(splits) <= set(SEEN_SPLITS) for splits in RISK_SPLITS.values())
     assert set(HELD_WRITERS) <= set(SEEN_SPLITS) - set(BASE_SPLITS)

@@ -96,8 +96,7 @@ def score(
 def evaluate(
     data: list[str] = typer.Argument(
         ...,
-        help="Files, or synthetic:train|dev|eval|holdout|holdout2-5, "
-        "chatterbot:train|dev|eval.",
+        help="Files, or synthetic:train|dev|eval|holdout|holdout2-5, chatterbot:train|dev|eval.",
     ),
     detector: str | None = typer.Option(None, help=DETECTOR_HELP),
     model: Path | None = typer.Option(None, help=MODEL_HELP),

@@ -61,6 +61,12 @@ L2_BY_DETECTOR = {"embedding": 20.0, "pattern": 15.0}
 #: reads 0.52 against 0.46). On the pattern path it flagged as many negatives (18) and warned
 #: later (eval 45 % against 41 %), so it stays 1 there.
 MIN_BEHAVIOURS = {"embedding": 2, "pattern": 1}
+#: :attr:`~.risk.RiskModel.confident` per detector (round 7; docs/grooming.md, "Round 7"): the
+#: score at which one message at review level warns. Embedding 0.6 (the review threshold, so
+#: the skepticism window is skipped there): leaving one writer out, the warning came 2-3.5 points
+#: earlier (median read) on each of holdout2-4 with the same false positives. Pattern: none
+#: (round 4: skepticism 1 flagged 18.5 % of peers' chats there).
+CONFIDENT = {"embedding": 0.6}
 #: Added to the fitted bias per detector (log-odds; round 6). The synthetic training data are
 #: a third grooming, far above any platform's rate, and a logistic model's intercept carries
 #: that rate: King & Zeng (2001, "Logistic regression in rare events data", Political
@@ -74,9 +80,10 @@ PRIOR_SHIFT = {"embedding": math.log(0.375)}
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
-#: The synthetic splits that are seen (round 6): the only ones any fit may read. An allow-list,
-#: so a blind split registered later (``holdout4`` and after) is never fitted on by accident.
-SEEN_SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3")
+#: The synthetic splits that are seen (round 7: ``holdout4`` since its blind run in round 6):
+#: the only ones any fit may read. An allow-list, so a blind split registered later is never
+#: fitted on by accident.
+SEEN_SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4")
 #: The splits written in ``data/synthetic.toml`` (one writer's wording over rounds 1-5).
 BASE_SPLITS = ("train", "dev", "eval", "holdout")
 #: The template splits the packaged line model reads (round 6: every seen split; those outside
@@ -202,6 +209,7 @@ def fit_risk_model(
         tuple(round(float(v), 6) for v in mean),
         tuple(round(float(v), 6) for v in scale),
         MIN_BEHAVIOURS.get(detector.name, 1),
+        CONFIDENT.get(detector.name),
     )
 
 

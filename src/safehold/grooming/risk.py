@@ -86,6 +86,11 @@ class RiskModel:
     sender is persistent; below, the action stops at ``monitor`` (the score is unchanged).
     2 for the embedding path (round 5): its graded strengths let one friendship or gift
     message plus weak hits reach review (docs/grooming.md).
+
+    ``confident``: a score (0-1) at or above which a monitor warns at the first message at
+    review level or above, skipping its skepticism window; ``None`` (the default): the window
+    always applies. Round 7 sets it to 0.6 on the embedding path, whose false positives did not
+    change without the window when leaving one writer out (docs/grooming.md, "Round 7").
     """
 
     name: str
@@ -94,6 +99,7 @@ class RiskModel:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     min_behaviours: int = 1
+    confident: float | None = None
 
     def score(self, features: list[float]) -> float:
         """Probability (0-1) that the sender with these features is grooming."""
@@ -130,6 +136,7 @@ def load_risk_model(detector: str = "pattern") -> RiskModel:
         tuple(entry["mean"]),
         tuple(entry["scale"]),
         int(entry.get("min_behaviours", 1)),
+        entry.get("confident"),
     )
 
 

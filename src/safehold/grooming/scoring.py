@@ -3,12 +3,13 @@
 :func:`score_conversation` reads a whole conversation. :class:`ConversationMonitor` reads a
 message stream and warns as early as it can: it re-scores after every message and raises a
 :class:`EarlyWarning` once the risk has stayed at or above the review threshold for
-``skepticism`` consecutive messages. The skepticism window is Vogt, Leser & Akbik's (2021,
-"Early Detection of Sexual Predators in Chats", ACL) device for trading a little latency for
-far fewer false alarms; a later warning is raised again only when the action escalates
-(review -> urgent). Appending costs O(indicators) per message for the risk model (plus the
-detector's own time; a trained classifier keeps per-sender n-gram counts, so it too costs
-O(sender vocabulary) per message), so a monitor can sit behind a chat send path.
+``skepticism`` consecutive messages (one when the score reaches the risk model's
+``confident`` score, :class:`~.risk.RiskModel`). The skepticism window is Vogt, Leser &
+Akbik's (2021, "Early Detection of Sexual Predators in Chats", ACL) device for trading a
+little latency for far fewer false alarms; a later warning is raised again only when the
+action escalates (review -> urgent). Appending costs O(indicators) per message for the risk
+model (plus the detector's own time; a trained classifier keeps per-sender n-gram counts, so
+it too costs O(sender vocabulary) per message), so a monitor can sit behind a chat send path.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ class ConversationMonitor:
         detector: indicator detector (default: the pattern detector).
         participants: what the platform knows about the participants.
         thresholds: action thresholds; warnings start at ``review``.
-        skepticism: consecutive messages at review level or above before a warning (>= 1).
+        skepticism: consecutive messages at review level or above before a warning (>= 1);
+            one suffices at or above the risk model's ``confident`` score.
         model: risk model (default: the packaged one for the detector).
         classifier: optional trained classifier; its n-gram counts are kept per sender and
             it scores after every message, like the risk model.
@@ -217,7 +219,8 @@ class ConversationMonitor:
             self.streak += 1
         else:
             self.streak = 0
-        if self.streak < self.skepticism:
+        confident = self.model.confident is not None and self.risk.score >= self.model.confident
+        if self.streak < (1 if confident else self.skepticism):
             return None
         if ACTIONS.index(self.risk.action) <= ACTIONS.index(self.warned):
             return None
