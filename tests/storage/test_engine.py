@@ -141,7 +141,7 @@ def test_a_new_sqlite_file_gets_the_large_page_size_and_an_old_one_keeps_its_own
         finally:
             engine.dispose()
     assert sizes == {"new.db": SQLITE_PAGE_SIZE, "old.db": 4096}
-    assert SQLITE_PAGE_SIZE == 16384
+    assert SQLITE_PAGE_SIZE == 65536
 
 
 @pytest.mark.parametrize("call", [open_database, database_status, upgrade_database])
