@@ -229,11 +229,14 @@ def test_plain_round_trip() -> None:
         (f"Hash,Note\n{MD5},x\n", "csv"),
         (f"md5 {MD5}\n", "plain"),
         (f"{MD5}\n", "plain"),
-        (f"md5,{MD5}\n", "plain"),  # no header: CSV needs --format csv (the comma hint says so)
+        (f"md5,{MD5}\n", "csv"),  # no header, but a signal type first: python-threatexchange's
+        (f" Video_MD5 ,{MD5},src\n", "csv"),  # order (aliases and case as the reader takes them)
+        (f"hello,{MD5}\n", "plain"),  # not a signal type: the comma hint says --format csv
+        (f"{MD5},md5\n", "plain"),
         ("# only comments\n", "plain"),
     ],
 )
-def test_sniff_format_looks_for_a_csv_header(text: str, expected: str) -> None:
+def test_sniff_format_looks_for_a_csv_header_or_row(text: str, expected: str) -> None:
     assert sniff_format(text.splitlines(keepends=True)) == expected
 
 

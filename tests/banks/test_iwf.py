@@ -66,8 +66,9 @@ def test_semicolon_lists_and_detection() -> None:
     assert sniff_format(text.splitlines(keepends=True)) == "iwf"
     entries, errors = _split(list(read_iwf(io.StringIO(text), category_scheme="icse")))
     assert (entries, errors) == ([NewEntry("md5", md5, note="id 7")], [])
-    # A data row is never taken for a header, nor is python-threatexchange's CSV.
-    assert sniff_format([f"md5,{md5}\n"]) == "plain"
+    # A data row is never taken for an IWF header, nor is python-threatexchange's CSV: a row
+    # that starts with a signal type is a header-less CSV row.
+    assert sniff_format([f"md5,{md5}\n"]) == "csv"
     assert sniff_format(["signal_type,signal_str\n"]) == "csv"
     _, missing = _split(list(read_iwf(io.StringIO(f"{md5}\n"))))
     assert [e.message for e in missing] == [

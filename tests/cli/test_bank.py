@@ -437,13 +437,23 @@ def test_import_from_stdin_finds_the_csv_header(bank_service: BankService) -> No
     text = f"# from a pipe\nsignal_type,signal_str,category\nmd5,{MD5},vics:1\n"
     result = runner.invoke(bank.app, ["import", "b", "-"], input=text)
     assert result.exit_code == 0, result.output
-    assert "note: standard input starts with a CSV header; reading it as CSV" in result.stderr
+    assert "note: standard input starts with a CSV header or row; reading it as CSV" in (
+        result.stderr
+    )
     assert "b: 1 added" in result.stderr
     (entry,) = bank_service.iter_entries("b")
     assert (entry.value, str(entry.category)) == (MD5, "vics:1")
-    headerless = runner.invoke(bank.app, ["import", "b", "-"], input=f"md5,{MD5}\n")
-    assert headerless.exit_code == 1
-    assert "line 1: a comma in a plain list: is this CSV? use --format csv" in headerless.stderr
+    # A header-less CSV row (python-threatexchange's column order) is CSV too; it used to be
+    # read as a plain list and refused (user test, 2026-11-30).
+    other = MD5[::-1]
+    headerless = runner.invoke(bank.app, ["import", "b", "-"], input=f"md5,{other},partner\n")
+    assert headerless.exit_code == 0, headerless.output
+    assert "reading it as CSV" in headerless.stderr
+    assert "b: 1 added" in headerless.stderr
+    assert [(e.value, e.source) for e in bank_service.iter_entries("b")][-1] == (other, "partner")
+    plain = runner.invoke(bank.app, ["import", "b", "-"], input=f"hello,{MD5}\n")
+    assert plain.exit_code == 1
+    assert "line 1: a comma in a plain list: is this CSV? use --format csv" in plain.stderr
 
 
 def test_import_never_echoes_a_short_signal_type_cell(bank_service: BankService) -> None:

@@ -47,7 +47,7 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
 
 
 _DETECTED = {
-    "csv": "starts with a CSV header; reading it as CSV",
+    "csv": "starts with a CSV header or row; reading it as CSV",
     "iwf": "starts with a header of hash columns; reading it as an IWF-style list",
     "vics": "is a VICS JSON file; reading it as VICS",
 }

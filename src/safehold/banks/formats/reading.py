@@ -22,7 +22,13 @@ from safehold.banks.formats.csv_format import (
     read_unquoted_csv_rows,
     unquoted_text,
 )
-from safehold.banks.formats.fields import CLI_OPTIONS, OptionNames, RowBuilder, RowItem
+from safehold.banks.formats.fields import (
+    CLI_OPTIONS,
+    OptionNames,
+    RowBuilder,
+    RowItem,
+    canonical_signal_type,
+)
 from safehold.banks.formats.iwf import IWF_SCHEME, iwf_header, read_iwf_rows
 from safehold.banks.formats.plain import read_plain_rows
 from safehold.banks.formats.vics import (
@@ -36,6 +42,7 @@ from safehold.banks.lines import CSV_LINE_LIMIT, PLAIN_LINE_LIMIT, DecodedLines
 from safehold.banks.models import Category
 from safehold.banks.writers import MULTILINE_SIGNAL_TYPES
 from safehold.errors import InvalidInputError
+from safehold.signals.base import SIGNAL_TYPES
 
 FORMATS = ("csv", "plain", "iwf", "vics")
 #: Lines read ahead to tell a CSV file (header row) from a plain list.
@@ -49,15 +56,22 @@ __all__ = [
 
 def sniff_format(lines: Iterable[str]) -> str:
     """``"csv"`` when the first line that is not blank or a ``#`` comment is a CSV header row
-    naming a hash column (``signal_str``, ``hash``, ...), ``"iwf"`` when it names hash-type
-    columns (``md5``, ``sha1``, ``sha256``, ``pdq``), else ``"plain"``."""
+    naming a hash column (``signal_str``, ``hash``, ...) or a header-less CSV row whose first
+    cell is a signal type (``md5,d41d8...``: python-threatexchange's column order), ``"iwf"``
+    when it names hash-type columns (``md5``, ``sha1``, ``sha256``, ``pdq``), else
+    ``"plain"``."""
     for line in lines:
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if header_map(line_cells(text)) is not None:
+        cells = line_cells(text)
+        if header_map(cells) is not None:
             return "csv"
-        return "iwf" if iwf_header(text) is not None else "plain"
+        if iwf_header(text) is not None:
+            return "iwf"
+        if len(cells) >= 2 and canonical_signal_type(cells[0]) in SIGNAL_TYPES.names():
+            return "csv"  # a data row of a CSV file without a header (a plain list has no comma)
+        return "plain"
     return "plain"
 
 
