@@ -163,18 +163,26 @@ def load_rows(
         return _load_postgresql(engine, bank_id, name, chunks, batch_rows, on_batch)
     with db_errors(), engine.connect() as c, import_cache(c):
         for params in chunks:
-            in_transaction = 0
             with loading_transaction(c, bank_id, name):
-                while True:  # chunks until the transaction holds batch_rows rows
-                    stage_params(c, params)
-                    in_transaction += len(params)
-                    if in_transaction >= batch_rows or (params := next(chunks, [])) == []:
-                        break
+                in_transaction = _stage_transaction(c, params, chunks, batch_rows)
                 added += insert_staged(c, bank_id, order=KEY_ORDER)
             written += in_transaction
             if on_batch is not None:
                 on_batch(written, added)
     return added
+
+
+def _stage_transaction(
+    c: Connection, params: list[EntryParams], chunks: Iterator[list[EntryParams]], batch_rows: int
+) -> int:
+    """Stage ``params`` and further chunks from ``chunks`` on ``c`` until the transaction holds
+    ``batch_rows`` rows or the input ends; return how many rows were staged."""
+    staged = 0
+    while True:
+        stage_params(c, params)
+        staged += len(params)
+        if staged >= batch_rows or (params := next(chunks, [])) == []:
+            return staged
 
 
 def _load_postgresql(
@@ -219,12 +227,7 @@ def _load_postgresql(
                 transaction = c.begin()
                 try:
                     _no_commit_wait(c)
-                    in_transaction = 0
-                    while True:  # chunks until the transaction holds batch_rows rows
-                        stage_params(c, params)
-                        in_transaction += len(params)
-                        if in_transaction >= batch_rows or (params := next(chunks, [])) == []:
-                            break
+                    in_transaction = _stage_transaction(c, params, chunks, batch_rows)
                 except BaseException:
                     transaction.rollback()
                     raise
