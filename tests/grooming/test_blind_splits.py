@@ -1,5 +1,5 @@
 """The blind splits with their own template file written by someone who never read the
-detectors (``holdout3``, ``holdout4``, ``holdout5``): each adds only its own wording, stays
+detectors (``holdout3`` to ``holdout6``): each adds only its own wording, stays
 disjoint from every other split and from the detector and training data, and generates.
 
 The detector data files are read here as plain text only, to check that no split line was
@@ -80,6 +80,28 @@ BLIND = {
             "hush_first": "secrecy",
             "jump_ship": "platform_move",
             "gift_grab": "gifts",
+        },
+        "negative_beats": (7, 10),
+    },
+    "holdout6": {
+        "seed": 9,
+        "paces": [3, 4, 7, 10, 12, 17],
+        "adult_lines": (118, 90),  # 13 banks of 9-10 templates; 10 situations of 9
+        "fillers": {
+            "tuition_uncle": "smalltalk_tuition",
+            "squad_carry": "smalltalk_squad",
+            "fan_page": "smalltalk_fandom",
+            "sweet_talk": None,
+            "pic_rush": None,
+            "age_hop": None,
+        },
+        "first_stage": {  # briefed: flattery first, a compliment then a photo, age then an app
+            "tuition_uncle": "isolation",
+            "squad_carry": "supervision_check",
+            "fan_page": "platform_move",
+            "sweet_talk": "flattery",
+            "pic_rush": "flattery",
+            "age_hop": "age_probing",
         },
         "negative_beats": (7, 10),
     },

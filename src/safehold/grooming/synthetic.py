@@ -17,7 +17,8 @@ phrasings, slots and families live in ``data/synthetic_holdout2.toml``, merged i
 that split is generated. ``holdout3`` (seed 6) is a third, written the same way in
 ``data/synthetic_holdout3.toml``; ``holdout4`` (seed 7) a fourth, in
 ``data/synthetic_holdout4.toml``; ``holdout5`` (seed 8) a fifth, in
-``data/synthetic_holdout5.toml``. See ``docs/grooming.md``.
+``data/synthetic_holdout5.toml``; ``holdout6`` (seed 9) a sixth, in
+``data/synthetic_holdout6.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,17 @@ from typing import Any
 from safehold.errors import InvalidInputError
 from safehold.grooming.model import Conversation, ConversationLabel, Message, Participant
 
-SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
+SPLITS = (
+    "train",
+    "dev",
+    "eval",
+    "holdout",
+    "holdout2",
+    "holdout3",
+    "holdout4",
+    "holdout5",
+    "holdout6",
+)
 SPLIT_SEEDS = {
     "train": 1,
     "dev": 2,
@@ -45,6 +56,7 @@ SPLIT_SEEDS = {
     "holdout3": 6,
     "holdout4": 7,
     "holdout5": 8,
+    "holdout6": 9,
 }
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
@@ -56,6 +68,7 @@ DEFAULT_SIZES = {
     "holdout3": (200, 400),
     "holdout4": (200, 400),
     "holdout5": (200, 400),
+    "holdout6": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
 SPLIT_TEMPLATE_FILES = {
@@ -63,6 +76,7 @@ SPLIT_TEMPLATE_FILES = {
     "holdout3": "data/synthetic_holdout3.toml",
     "holdout4": "data/synthetic_holdout4.toml",
     "holdout5": "data/synthetic_holdout5.toml",
+    "holdout6": "data/synthetic_holdout6.toml",
 }
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
