@@ -153,3 +153,113 @@ def test_a_failed_transaction_stops_the_load_and_keeps_the_ones_before(
     assert stored == list(range(1, 11))  # the first two transactions, nothing after
     assert seen == [(5, 5), (10, 10)]
     assert calls == 3  # no transaction was tried after the failure
+
+
+def _keys(*values: bytes) -> list[Any]:
+    from safehold.banks.bulk_load import digest_keys
+
+    params = [(0, "md5", "", hashlib.sha256(v).digest(), None, None, None, "", "") for v in values]
+    return [digest_keys(params)]
+
+
+def test_load_keys_tell_a_repeat_of_an_earlier_transaction_only() -> None:
+    from safehold.banks.bulk_load import LoadKeys, digest_keys
+
+    keys = LoadKeys()
+    assert keys.add(_keys(b"a", b"b", b"a")) is False  # a repeat inside one: the insert's
+    assert keys.add(_keys(b"c") + _keys(b"d")) is False  # a transaction of two chunks
+    assert keys.add(_keys(b"e", b"b")) is True  # "b" was sent by the first transaction
+    assert keys.add(_keys(b"f")) is False
+    assert keys.add([]) is False
+    # the key is the digest's first 8 bytes, read as one little-endian integer
+    assert digest_keys([(0, "md5", "", bytes(range(32)), None, None, None, "", "")]).tolist() == [
+        int.from_bytes(bytes(range(8)), "little")
+    ]
+    with pytest.raises(ValueError, match="SHA-256"):
+        digest_keys([(0, "md5", "", b"short", None, None, None, "", "")])
+
+
+def test_a_load_into_an_empty_bank_inserts_plainly_until_a_repeat_or_a_stored_key(
+    bank_service: BankService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safehold.banks import bulk_load
+
+    real = bulk_load.insert_staged
+    ways: list[bool] = []
+
+    def recording(*args: Any, **kwargs: Any) -> int:
+        ways.append(bool(kwargs.get("new_keys")))
+        return int(real(*args, **kwargs))
+
+    monkeypatch.setattr(bulk_load, "insert_staged", recording)
+    bank_service.create_bank("b")
+    rows = [("md5", f"{i:032x}", None, None, "test", f"first {i}") for i in range(1, 5)]
+    rows.insert(2, ("md5", f"{1:032x}", None, None, "test", "repeat in one transaction"))
+    rows += [("md5", f"{i:032x}", None, None, "test", f"t2 {i}") for i in range(10, 15)]
+    rows += [("md5", f"{3:032x}", None, None, "test", "repeat of t1")]
+    rows += [("md5", f"{i:032x}", None, None, "test", f"t3 {i}") for i in range(20, 25)]
+    assert bulk_load.load_rows(bank_service.engine, "b", rows, batch_rows=5) == 14
+    notes = {int(e.value, 16): e.note for e in bank_service.iter_entries("b")}
+    assert notes[1] == "first 1"
+    assert notes[3] == "first 3"
+    assert len(notes) == 14
+    if bank_service.engine.dialect.name == "postgresql":
+        # transactions: rows 1-5 (a repeat inside), 10-14, the repeat of 3 with 20-23, 24
+        assert ways == [True, True, False, True]
+        ways.clear()  # into a bank that holds entries: always ON CONFLICT
+        more = [("md5", f"{i:032x}", None, None, "test", "again") for i in range(1, 31)]
+        assert bulk_load.load_rows(bank_service.engine, "b", more, batch_rows=10) == 16
+        assert ways == [False, False, False]
+    else:
+        assert ways == [False, False, False, False]  # SQLite has one way only
+
+
+def test_a_key_stored_by_another_writer_during_the_load_falls_back_without_loss(
+    bank_service: BankService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bank looked empty when the load began; another writer then added a value that a
+    # later transaction holds. The plain insert fails, is rolled back to its savepoint and
+    # the rows go in with ON CONFLICT: nothing lost, the other writer's entry kept.
+    from safehold.banks import bulk_load
+    from safehold.banks.models import NewEntry
+
+    real = bulk_load.insert_staged
+    ways: list[bool] = []
+    seen: list[tuple[int, int]] = []
+
+    def other_writer_then_insert(*args: Any, **kwargs: Any) -> int:
+        ways.append(bool(kwargs.get("new_keys")))
+        return int(real(*args, **kwargs))
+
+    monkeypatch.setattr(bulk_load, "insert_staged", other_writer_then_insert)
+    bank_service.create_bank("b")
+    monkeypatch.setattr(bulk_load, "_bank_is_empty", lambda *_: True)
+    bank_service.add_entries("b", [NewEntry("md5", f"{7:032x}", note="other writer")])
+    rows = [("md5", f"{i:032x}", None, None, "test", "load") for i in range(1, 16)]
+    added = bulk_load.load_rows(
+        bank_service.engine, "b", rows, batch_rows=5, on_batch=lambda *a: seen.append(a)
+    )
+    assert added == 14
+    notes = {int(e.value, 16): e.note for e in bank_service.iter_entries("b")}
+    assert sorted(notes) == list(range(1, 16))
+    assert notes[7] == "other writer"
+    assert seen == [(5, 5), (10, 9), (15, 14)]
+    if bank_service.engine.dialect.name == "postgresql":
+        # first transaction plain; the second tried plainly, failed, went again with ON
+        # CONFLICT; the third went that way at once
+        assert ways == [True, True, False, False]
+    with bank_service.engine.connect() as c:  # one change per transaction, counts as added
+        from sqlalchemy import select
+
+        from safehold.storage.tables import changes
+
+        counts = (
+            c.execute(
+                select(changes.c.count)
+                .where(changes.c.kind == "entries_added")
+                .order_by(changes.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert counts == [1, 5, 4, 5]
