@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import random
 
 import ijson  # type: ignore[import-untyped]
 import pytest
@@ -40,3 +42,54 @@ def test_each_bound_stops_the_read() -> None:
     big_item = BoundedJson(io.BytesIO(b'{"value":[{"k":"' + b"v" * 80 + b'"}]}'), 3, max_item=60)
     with pytest.raises(JsonBoundError, match="an item over 60 bytes"):
         b"".join(iter(lambda: big_item.read(16), b""))
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> object:
+    """Nested objects and arrays whose strings hold brackets and quotes (no backslashes
+    unless the dice say so), numbers of every length."""
+    roll = rng.random()
+    if depth < 6 and roll < 0.3:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    if depth < 6 and roll < 0.6:
+        return {_text(rng): _random_json(rng, depth + 1) for _ in range(rng.randrange(4))}
+    if roll < 0.8:
+        return _text(rng)
+    return rng.choice([rng.randrange(10**12), -1.5e-3, True, None])
+
+
+def _text(rng: random.Random) -> str:
+    pieces = ["a", "{", "}", "[", "]", " ", ",", ":", "x" * rng.randrange(30)]
+    if rng.random() < 0.05:
+        pieces.append('"\\')  # escaped in JSON: the chunk takes the token walk
+    return "".join(rng.choice(pieces) for _ in range(rng.randrange(8)))
+
+
+def _outcome(doc: bytes, sizes: list[int], bounds: dict[str, int]) -> tuple[object, ...]:
+    guarded = BoundedJson(io.BytesIO(doc), item_depth=3, **bounds)
+    out = []
+    try:
+        for size in itertools.cycle(sizes):
+            chunk = guarded.read(size)
+            if not chunk:
+                break
+            out.append(chunk)
+    except JsonBoundError as exc:
+        return (b"".join(out), str(exc))
+    return (b"".join(out), None, guarded.depth, guarded.offset)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_array_scan_decides_as_the_token_walk_does(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks without a backslash are scanned with array operations; the token walk is the
+    # reference: the same bytes handed on, the same bound errors, the same state after.
+    rng = random.Random(seed)
+    doc = json.dumps({"value": [_random_json(rng) for _ in range(60)]}).encode()
+    sizes = [rng.choice([1, 3, 17, 64, 256, 4096]) for _ in range(5)]
+    bounds = rng.choice([{}, {"max_depth": 5}, {"max_item": 200}, {"max_token": 30}])
+    fast = _outcome(doc, sizes, bounds)
+    monkeypatch.setattr(BoundedJson, "_scan_unescaped", lambda *_: None)
+    assert fast == _outcome(doc, sizes, bounds)
+    if bounds == {}:
+        assert fast == (doc, None, 0, len(doc))  # nothing passed: every byte handed on

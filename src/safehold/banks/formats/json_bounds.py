@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+import numpy as np
+
 #: Deepest nesting allowed (a VICS media item sits 3 or 5 levels deep; its own fields a few more).
 MAX_JSON_DEPTH = 32
 #: Longest single string, key or number, in bytes (a PhotoDNA value is ~200 bytes).
@@ -97,6 +99,8 @@ class BoundedJson:
 
     def _scan(self, data: bytes) -> int:
         """Track depth over ``data``; return where its unfinished last token starts."""
+        if b"\\" not in data and (end := self._scan_unescaped(data)) is not None:
+            return end
         depth, item_start, base = self.depth, self._item_start, self.offset
         end = len(data)
         for match in _TOKENS.finditer(data):
@@ -122,6 +126,45 @@ class BoundedJson:
         self.offset = base + end
         if item_start is not None:
             self._check_item(base + end - item_start)
+        return end
+
+    def _scan_unescaped(self, data: bytes) -> int | None:
+        """:meth:`_scan` for ``data`` without a backslash, with array operations: each ``"``
+        then opens or closes a string (``data`` starts outside one), so a bracket is outside
+        every string when an even number of quotes come before it. None, with nothing
+        changed, when a bound is passed (the token walk then finds where, for the message).
+        Hash lists rarely escape anything: on a 1M-media VICS file the guard cost 3.6 us an item
+        walking tokens, 0.8 us this way (ijson itself: 2.2 us)."""
+        a = np.frombuffer(data, dtype=np.uint8)
+        quotes = np.flatnonzero(a == 0x22)
+        if quotes.size % 2:  # an unfinished string: it starts at the last quote
+            end = int(quotes[-1])
+        else:  # an unfinished number or literal after the last delimiter (or none)
+            end = 1 + max(data.rfind(byte) for byte in _DELIMITERS)
+        head = a[:end]
+        at = np.flatnonzero((head == 0x7B) | (head == 0x7D) | (head == 0x5B) | (head == 0x5D))
+        at = at[np.searchsorted(quotes, at) % 2 == 0]  # outside strings
+        opens = (head[at] == 0x7B) | (head[at] == 0x5B)
+        depths = self.depth + np.cumsum(np.where(opens, 1, -1))  # depth after each bracket
+        if depths.size and int(depths.max()) > self.max_depth:
+            return None
+        # Items open where depth reaches item_depth and close where it leaves it; they
+        # alternate, after the item left open by the chunk before (if any).
+        base = self.offset
+        starts = base + at[opens & (depths == self.item_depth)]
+        ends = base + at[~opens & (depths == self.item_depth - 1)]
+        if self._item_start is not None:
+            starts = np.concatenate(([self._item_start], starts))
+        if ends.size > starts.size or int(np.max(ends - starts[: ends.size], initial=0)) > (
+            self.max_item
+        ):
+            return None
+        item_start = int(starts[-1]) if starts.size > ends.size else None
+        if item_start is not None and base + end - item_start > self.max_item:
+            return None
+        self.depth = int(depths[-1]) if depths.size else self.depth
+        self._item_start = item_start
+        self.offset = base + end
         return end
 
     def _check_item(self, size: int) -> None:
