@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from safehold.banks.formats.csv_format import header_map, line_cells
+from safehold.banks.vics_parts import PART_TAIL, plan_vics_cuts
 
 #: Bytes per part after the first few (a file under this is one part). Each part is one
 #: transaction (``parse_worker``): about 600,000 rows of a hash list, near
@@ -37,12 +38,21 @@ _HEADER_LIMIT = 64 * 1024
 class FilePart:
     """Bytes ``start``..``end`` (exclusive) of a file; ``head``: the header line read before
     them (empty for the first part); ``first_line``: the file's number of the part's first
-    line, counted from the first line read (1-based)."""
+    line, counted from the first line read (1-based).
+
+    VICS parts (``banks.vics_parts``): ``head`` is the file's head up to the ``value`` array,
+    ``tail`` the bytes read after them (``]}``, empty for the last part), ``first_item`` and
+    ``last_item`` the numbers of the part's first and last media items (last: None for the
+    last part).
+    """
 
     start: int
     end: int
     head: bytes = b""
     first_line: int = 1
+    tail: bytes = b""
+    first_item: int = 1
+    last_item: int | None = None
 
     def file_line(self, line: int | None) -> int | None:
         """The file's number of line ``line`` of this part as read (the head is line 1)."""
@@ -60,6 +70,7 @@ class PartReader(io.RawIOBase):
         self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
         self._file.seek(part.start)
         self._head = part.head
+        self._tail = part.tail
         self._left = part.end - part.start
 
     def readable(self) -> bool:
@@ -73,7 +84,10 @@ class PartReader(io.RawIOBase):
             self._head = self._head[n:]
             return n
         if self._left <= 0:
-            return 0
+            n = min(len(view), len(self._tail))
+            view[:n] = self._tail[:n]
+            self._tail = self._tail[n:]
+            return n
         n = self._file.readinto(view[: min(len(view), self._left)])
         self._left -= n
         return n
@@ -92,12 +106,15 @@ def plan_parts(path: str, offset: int, fmt: str | None, parts: int) -> list[File
     """Cut the file at ``path``, read from byte ``offset``, into at most ``parts`` parts at
     newlines near :func:`cut_points`.
     One part (the whole rest of the file) unless ``fmt`` is ``"csv"`` and the first line is a
-    CSV bank file header; no cut after the first ``"``.
+    CSV bank file header (no cut after the first ``"``), or ``fmt`` is ``"vics"`` and the file
+    can be cut between media items (``banks.vics_parts``).
     """
     size = os.stat(path).st_size
     whole = [FilePart(offset, size)]
-    if fmt != "csv" or parts < 2 or size - offset < PART_BYTES:
+    if fmt not in ("csv", "vics") or parts < 2 or size - offset < PART_BYTES:
         return whole
+    if fmt == "vics":
+        return _vics_parts(path, offset, size, parts) or whole
     with open(path, "rb") as f:
         f.seek(offset)
         header = f.readline(_HEADER_LIMIT)
@@ -110,6 +127,21 @@ def plan_parts(path: str, offset: int, fmt: str | None, parts: int) -> list[File
         FilePart(start, end, header if i else b"", line)
         for i, ((start, line), end) in enumerate(zip(starts, ends, strict=True))
     ]
+
+
+def _vics_parts(path: str, offset: int, size: int, parts: int) -> list[FilePart] | None:
+    """A VICS file's parts between media items (``banks.vics_parts``), or None."""
+    with open(path, "rb") as f:
+        planned = plan_vics_cuts(f, offset, cut_points(offset, size, parts))
+    if planned is None or not planned[1]:
+        return None
+    head, cuts = planned
+    starts = [(offset, 1), *((c.start, c.items_before + 1) for c in cuts)]
+    ends = [(c.end, c.items_before) for c in cuts]
+    return [
+        FilePart(start, end, head if i else b"", tail=PART_TAIL, first_item=first, last_item=last)
+        for i, ((start, first), (end, last)) in enumerate(zip(starts, ends, strict=False))
+    ] + [FilePart(starts[-1][0], size, head, first_item=starts[-1][1])]
 
 
 def cut_points(offset: int, size: int, parts: int) -> list[int]:

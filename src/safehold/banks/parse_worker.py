@@ -81,6 +81,8 @@ class ParseSummary:
         self.bad += other.bad
         self.errors = (self.errors + other.errors)[:max_errors]
         self.fmt = self.fmt or other.fmt
+        if self.vics is not None and other.vics is not None:  # parts of one VICS file
+            self.vics.skipped_photodna += other.vics.skipped_photodna
         self.vics = self.vics or other.vics
         self.resampled = self.resampled or other.resampled
 
@@ -144,6 +146,9 @@ def _staged_files(job: ParseJob) -> Iterator[tuple[Any, ...]]:
         with open_part(job.path, part) as binary:
             if job.last > 0 and size <= WHOLE_PART_BYTES and job.open_args.get("fmt") == "csv":
                 opened = open_csv_bytes(binary.read(), **job.open_args)
+            elif part.tail or part.first_item > 1:  # a part of a VICS file
+                items = (part.first_item, part.last_item)
+                opened = open_bank_file(binary, **job.open_args, vics_items=items)
             else:
                 opened = open_bank_file(binary, **job.open_args)
             seconds = job.vpdq_seconds_per_frame
@@ -151,7 +156,7 @@ def _staged_files(job: ParseJob) -> Iterator[tuple[Any, ...]]:
             tally = ImportTally(job.source, resampler)
             rows = tally.rows(opened.rows)
             while True:
-                read = opened.stream.count - len(part.head)
+                read = _read(opened.stream.count, part)
                 if job.last == 0:  # one part: transactions of batch_rows, small first and last
                     count = rows_for_next_file(job.batch_rows, rows_done, read, size - read)
                 elif index == 0 and rows_done == 0:  # the importer starts sooner
@@ -165,13 +170,18 @@ def _staged_files(job: ParseJob) -> Iterator[tuple[Any, ...]]:
                     Path(path).unlink(missing_ok=True)
                     break
                 rows_done += staged
-                yield ("staged", index, path, staged, opened.stream.count - len(part.head))
+                yield ("staged", index, path, staged, _read(opened.stream.count, part))
         lines = [RowError(part.file_line(e.line), e.message) for e in tally.errors]
         summary = ParseSummary(
             valid=tally.valid, bad=tally.bad, errors=lines, fmt=opened.fmt, vics=opened.vics,
             resampled=resampler.describe() if resampler else None,
         )  # fmt: skip
         yield ("part", index, summary)
+
+
+def _read(count: int, part: FilePart) -> int:
+    """Bytes of the file read, of ``count`` handed to the reader (head and tail left out)."""
+    return max(0, min(count - len(part.head), part.end - part.start))
 
 
 def rows_for_next_file(batch_rows: int, rows_done: int, bytes_done: int, bytes_left: int) -> int:

@@ -137,6 +137,7 @@ def open_bank_file(
     source: str = "",
     category_scheme: str | None = None,
     options: OptionNames = CLI_OPTIONS,
+    vics_items: tuple[int, int | None] = (1, None),
 ) -> BankFileRows:
     """Open ``binary`` as a bank file of format ``fmt`` (detected when None).
 
@@ -146,6 +147,8 @@ def open_bank_file(
             IWF-style: default ``iwf``).
         name: what messages call the stream (terminal-safe).
         options: how messages name the caller's options.
+        vics_items: VICS only: the numbers of the stream's first and last media items when it
+            is a part of a cut file (``read_vics_rows``'s ``items``).
 
     Raises:
         InvalidInputError: unknown format, a UTF-16/UTF-32 text stream, vPDQ given as the
@@ -161,7 +164,8 @@ def open_bank_file(
         layout = vics_layout(head, category_scheme)
         stream.head = b""
         stream.count = len(head)
-        return BankFileRows("vics", read_vics_rows(stream, builder, layout, head), stream, layout)
+        rows = read_vics_rows(stream, builder, layout, head, vics_items)
+        return BankFileRows("vics", rows, stream, layout)
     # A line over 1 MiB only belongs in a CSV file (a vPDQ value on one line): the bound is
     # raised once the format is known to be CSV-like.
     limit = CSV_LINE_LIMIT if fmt in ("csv", "iwf") else PLAIN_LINE_LIMIT

@@ -122,7 +122,11 @@ class _Replay:
 
 
 def read_vics_rows(
-    binary: ByteSource, builder: RowBuilder, layout: VicsLayout | None = None, head: bytes = b""
+    binary: ByteSource,
+    builder: RowBuilder,
+    layout: VicsLayout | None = None,
+    head: bytes = b"",
+    items: tuple[int, int | None] = (1, None),
 ) -> Iterator[RowItem]:
     """Entries of a VICS file (module docstring), streamed from ``binary``.
 
@@ -131,12 +135,16 @@ def read_vics_rows(
         builder: validates each hash (its source and default category apply).
         layout: from :func:`vics_layout` (read from the head when None).
         head: bytes already read from ``binary``.
+        items: the numbers of the stream's first and last media items when it is a part of
+            a file cut between items (``banks.vics_parts``; last: None for the file's last
+            part), so messages number items as in the whole file.
     """
     if not head:
         head = binary.read(HEAD_BYTES)
     layout = layout or vics_layout(head)
     stream = BoundedJson(_Replay(head, binary), item_depth=layout.prefix.count(".") + 2)
-    position = 0
+    first_item, last_item = items
+    position = first_item - 1
     media_id: object = None
     try:
         for media in ijson.items(stream, layout.prefix, use_float=True):
@@ -148,9 +156,12 @@ def read_vics_rows(
             yield from _media_rows(media, position, media_id, builder, layout)
     except (ijson.JSONError, JsonBoundError) as exc:
         after = f"after media item {position}" if position else "before any media item"
-        yield FormatError(f"malformed JSON {after} ({_short(exc)}); the rest was not read")
+        rest = "the rest was not read"
+        if last_item is not None:  # a part: the parts after it are read
+            rest = f"the rest up to media item {last_item} was not read"
+        yield FormatError(f"malformed JSON {after} ({_short(exc)}); {rest}")
         return
-    if position == 0:
+    if position == first_item - 1:
         yield FormatError(_no_media(head, layout))
 
 
