@@ -13,13 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from safehold.banks import importing, parse_process, parse_worker
+from safehold.banks import parse_process, parse_worker
 from safehold.banks.importing import ImportReport, import_bank_file
 from safehold.banks.service import BankService
 from safehold.errors import InvalidInputError, StorageError
@@ -51,23 +50,6 @@ def _import(
         report = import_bank_file(service, bank, binary, batch_rows=500)
     assert spy.count(bank) == (1 if child else 0)
     return report
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    """Bank names imported through the parser process; temporary files go under tmp_path."""
-    called: list[str] = []
-    real: Callable[..., Any] = parse_process.load_with_parsers
-
-    def wrapper(engine: Any, bank_name: str, *args: Any, **kwargs: Any) -> Any:
-        called.append(bank_name)
-        return real(engine, bank_name, *args, **kwargs)
-
-    monkeypatch.setattr(importing, "load_with_parsers", wrapper)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    return called
 
 
 def _stored(service: BankService, bank: str) -> list[tuple[Any, ...]]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from safehold.banks import importing, parse_parts, parse_process
+from safehold.banks import parse_parts, parse_process
 from safehold.banks.importing import ImportReport, import_bank_file
 from safehold.banks.service import BankService
 from safehold.banks.vics_parts import plan_vics_cuts
@@ -81,23 +80,6 @@ def test_files_it_cannot_follow_are_not_cut(tmp_path: Path) -> None:
     assert plan_vics_cuts(io.BytesIO(no_value), 0, [len(no_value) // 2]) is None
     broken = b'{"value": [{"MD5": "x"}]}]]]] ' + b"{}" * 100
     assert plan_vics_cuts(io.BytesIO(broken), 0, [len(broken) // 2]) is None
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    """Bank names imported through parser processes; temporary files go under tmp_path."""
-    called: list[str] = []
-    real: Callable[..., Any] = parse_process.load_with_parsers
-
-    def wrapper(engine: Any, bank_name: str, *args: Any, **kwargs: Any) -> Any:
-        called.append(bank_name)
-        return real(engine, bank_name, *args, **kwargs)
-
-    monkeypatch.setattr(importing, "load_with_parsers", wrapper)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(__import__("tempfile"), "tempdir", str(scratch))
-    return called
 
 
 def _import(service: BankService, bank: str, path: Path) -> ImportReport:
