@@ -5,6 +5,7 @@ their indicator, and near misses that share surface words stay clean."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,8 +13,14 @@ import pytest
 from safehold.errors import ConfigurationError
 from safehold.grooming.detector import Detector
 from safehold.grooming.embedding import load_examples
-from safehold.grooming.indicator_fit import indicator_pairs
-from safehold.grooming.indicator_model import NONE, IndicatorModel, load_indicator_model
+from safehold.grooming.indicator_fit import LINE_NEIGHBOUR_WEIGHT, LINE_NEIGHBOURS, indicator_pairs
+from safehold.grooming.indicator_model import (
+    NONE,
+    IndicatorModel,
+    load_indicator_model,
+    with_memory,
+)
+from safehold.grooming.out_of_fold import memory_rows
 from safehold.grooming.synthetic import load_templates, template_lines
 
 #: indicator -> (paraphrases, near misses). Written for this test in wording the templates,
@@ -175,3 +182,96 @@ def test_deterministic(embedding_detector: Detector) -> None:
     texts = [p for p, _ in HELD_OUT.values() for p in p]
     assert embedding_detector.detect(texts) == embedding_detector.detect(texts)
     assert "-im-" in embedding_detector.version
+
+
+def _memory_model(weight: float = 10.0, neighbours: int = 2) -> IndicatorModel:
+    """Three classes over 2-d unit vectors, zero linear weights, four memory lines."""
+    base = IndicatorModel(
+        (NONE, "secrecy", "gifts"), np.zeros((3, 2), np.float32), np.zeros(3, np.float32), 0.6, 6
+    )
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.8, 0.6]], dtype=np.float32)
+    # given out of class order: secrecy, none, secrecy, none
+    return with_memory(base, vectors, np.array([1, 0, 1, 0]), weight, neighbours)
+
+
+def test_neighbour_memory_scores_by_nearest_lines() -> None:
+    model = _memory_model()
+    # rows regrouped by class: none [0, 1], [0.8, 0.6]; secrecy [1, 0], [0.6, 0.8]
+    assert model.memory_class is not None
+    assert model.memory_class.tolist() == [0, 0, 1, 1]
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    similarity = model.neighbour_similarity(query)
+    # none: mean(0, 0.8) = 0.4; secrecy: mean(1, 0.6) = 0.8; gifts has no memory lines: 0
+    assert similarity[0].tolist() == pytest.approx([0.4, 0.8, 0.0], abs=0.01)
+    # logits 10 * (0.4, 0.8, 0): softmax
+    logits = np.array([4.0, 8.0, 0.0])
+    expected = np.exp(logits) / np.exp(logits).sum()
+    assert model.probabilities(query)[0].tolist() == pytest.approx(expected.tolist(), abs=0.01)
+    # one neighbour: the nearest line only (none 0.8, secrecy 1.0)
+    one = replace(model, neighbours=1)
+    assert one.neighbour_similarity(query)[0].tolist() == pytest.approx([0.8, 1.0, 0.0], abs=0.01)
+    # weight 0: the plain softmax (all logits 0)
+    plain = replace(model, neighbour_weight=0.0)
+    assert plain.probabilities(query)[0].tolist() == pytest.approx([1 / 3] * 3, abs=1e-6)
+
+
+def test_neighbour_memory_round_trips_through_json() -> None:
+    model = _memory_model()
+    document = json.loads(json.dumps(model.to_dict()))
+    assert document["version"] == 2
+    assert document["memory"]["rows"] == 4
+    assert document["memory"]["class"] == [0, 0, 1, 1]
+    again = IndicatorModel.from_dict(document)
+    assert again.version == model.version
+    assert again.neighbour_weight == 10.0
+    assert again.neighbours == 2
+    assert again.memory is not None
+    assert model.memory is not None
+    assert np.abs(again.memory - model.memory).max() < 1e-6
+    # a different memory weight is a different model version
+    assert replace(model, neighbour_weight=5.0).version != model.version
+    # a version 1 document (no memory) still loads as a plain softmax model
+    plain = {k: v for k, v in document.items() if k != "memory"}
+    old = IndicatorModel.from_dict({**plain, "version": 1})
+    assert old.memory is None
+    assert old.neighbour_weight == 0.0
+    with pytest.raises(ConfigurationError, match="disagree"):
+        IndicatorModel.from_dict({**document, "memory": {**document["memory"], "rows": 3}})
+    with pytest.raises(ConfigurationError, match="grouped by class"):
+        IndicatorModel.from_dict(
+            {**document, "memory": {**document["memory"], "class": [1, 1, 0, 0]}}
+        )
+    with pytest.raises(ConfigurationError, match="out of range"):
+        IndicatorModel.from_dict(
+            {**document, "memory": {**document["memory"], "class": [0, 0, 1, 7]}}
+        )
+    with pytest.raises(ConfigurationError, match="bad memory"):
+        IndicatorModel.from_dict({**document, "memory": {"rows": 4}})
+
+
+def test_with_memory_checks_its_input() -> None:
+    base = IndicatorModel((NONE, "secrecy"), np.zeros((2, 2), np.float32), np.zeros(2), 0.6, 6)
+    with pytest.raises(ValueError, match="disagree"):
+        with_memory(base, np.zeros((3, 4), np.float32), np.zeros(3, np.int64), 1.0, 5)
+    with pytest.raises(ValueError, match="out of range"):
+        with_memory(base, np.zeros((1, 2), np.float32), np.array([2]), 1.0, 5)
+    with pytest.raises(ValueError, match="neighbours"):
+        with_memory(base, np.zeros((1, 2), np.float32), np.array([1]), 1.0, 0)
+
+
+def test_memory_rows_keep_written_lines_or_all() -> None:
+    pairs = [("a b c", NONE, "g1"), ("d e f", "secrecy", "g2"), ("a b c!", NONE, "g1")]
+    assert memory_rows(pairs, originals_only=True).tolist() == [True, True, False]
+    assert memory_rows(pairs, originals_only=False).tolist() == [True, True, True]
+
+
+def test_packaged_model_carries_its_memory() -> None:
+    model = load_indicator_model()
+    assert model.memory is not None
+    assert model.memory_class is not None
+    assert model.neighbour_weight == LINE_NEIGHBOUR_WEIGHT
+    assert model.neighbours == LINE_NEIGHBOURS
+    # every learned indicator has memory lines, and the rows are unit vectors (int8-rounded)
+    assert set(model.memory_class.tolist()) == set(range(len(model.classes)))
+    norms = np.linalg.norm(model.memory, axis=1)
+    assert np.abs(norms - 1.0).max() < 0.01

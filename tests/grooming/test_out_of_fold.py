@@ -3,6 +3,7 @@ from indicator models that did not see the message's template line."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from safehold.grooming.calibration import fitting_detector
@@ -10,7 +11,11 @@ from safehold.grooming.detector import Detector
 from safehold.grooming.embedding import EmbeddingDetector
 from safehold.grooming.features import PRESENT
 from safehold.grooming.model import Conversation
-from safehold.grooming.out_of_fold import ReplayDetector, out_of_fold_detector
+from safehold.grooming.out_of_fold import (
+    ReplayDetector,
+    out_of_fold_detector,
+    prototype_memory,
+)
 from safehold.grooming.patterns import PatternDetector
 
 _CONTEXT = {"minor_age_disclosed", "adult_inclusion", "family_relation", "age_gap", "age_probing"}
@@ -66,3 +71,23 @@ def test_out_of_fold_needs_the_learned_model(small_train: list[Conversation]) ->
 
     with pytest.raises(ValueError, match="learned indicator model"):
         out_of_fold_detector(_NoModel(), small_train)
+
+
+def test_prototype_memory_compresses_only_classes_over_budget() -> None:
+    # class 0: four lines in two tight pairs around (1, 0) and (0, 1); class 1: one line
+    vectors = np.array(
+        [[1.0, 0.0], [0.98, 0.2], [0.0, 1.0], [0.2, 0.98], [0.6, 0.8]], dtype=np.float32
+    )
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = np.array([0, 0, 0, 0, 1])
+    memory, memory_class = prototype_memory(vectors, labels, (2, 0))
+    assert memory_class.tolist() == [0, 0, 1]
+    # two unit-length centroids, one per pair, at 5.7 degrees from each of its lines
+    assert np.linalg.norm(memory, axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
+    near_x = memory[np.argmax(memory[:2, 0])]
+    assert near_x == pytest.approx([0.9950, 0.0995], abs=1e-3)
+    assert memory[2] == pytest.approx([0.6, 0.8], abs=1e-6)  # within budget: kept as is
+    # budget 0 (or over the count) keeps every row
+    kept, kept_class = prototype_memory(vectors, labels, (0, 0))
+    assert kept_class.tolist() == [0, 0, 0, 0, 1]
+    assert np.array_equal(kept, vectors)

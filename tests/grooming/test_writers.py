@@ -44,8 +44,17 @@ def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 
 def test_seen_splits_are_an_allow_list() -> None:
-    assert SEEN_SPLITS == ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4")
-    assert HELD_WRITERS == ("holdout4", "holdout3", "holdout2")
+    assert SEEN_SPLITS == (
+        "train",
+        "dev",
+        "eval",
+        "holdout",
+        "holdout2",
+        "holdout3",
+        "holdout4",
+        "holdout5",
+    )
+    assert HELD_WRITERS == ("holdout5", "holdout4", "holdout3", "holdout2")
     assert set(FIT_SPLITS) <= set(SEEN_SPLITS)
     assert all(set(splits) <= set(SEEN_SPLITS) for splits in RISK_SPLITS.values())
     assert set(HELD_WRITERS) <= set(SEEN_SPLITS) - set(BASE_SPLITS)
@@ -73,17 +82,20 @@ def test_benign_pairs_are_none_and_obfuscated_once() -> None:
     assert len(pairs) == 2 * count  # every line has three words or more, plus one variant
 
 
-def test_line_pairs_take_positives_from_the_base_writer_only() -> None:
-    assert POSITIVE_SPLITS == BASE_SPLITS
+def test_line_pairs_take_positives_from_every_seen_writer() -> None:
+    # round 8: every seen writer's grooming lines are positives (round 6: the base writer's)
+    assert POSITIVE_SPLITS == SEEN_SPLITS
     pairs = line_pairs(("train", "holdout3"))
     by_split: dict[str, set[str]] = {"train": set(), "holdout3": set()}
     for _, label, group in pairs:
         split = group.split(":", 1)[0]
         if split in by_split:
             by_split[split].add(label)
-    assert by_split["holdout3"] == {NONE}  # its negatives, small talk and replies only
     assert {"age_probing", "image_request", "secrecy"} <= by_split["train"]
-    # holdout3's own negative situations are there as none lines
+    assert {NONE, "gifts", "platform_move", "secrecy"} <= by_split["holdout3"]
+    # holdout3's negative situations stay none lines
+    labels = {label for _, label, group in pairs if group.startswith("holdout3:negative.")}
+    assert labels == {NONE}
     assert any(group.startswith("holdout3:negative.item_trade:") for _, _, group in pairs)
     assert any(group.startswith("benign:") for _, _, group in pairs)
 
@@ -125,3 +137,12 @@ def test_unknown_writer_is_refused() -> None:
         fit_models(object(), PatternDetector(), "train")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="held writer"):
         leave_one_writer_out("eval", object(), PatternDetector())  # type: ignore[arg-type]
+
+
+def test_packaged_prior_shift_per_detector() -> None:
+    # round 8: ln 0.25 on the embedding path (rounds 6-7: ln 0.375); a score of 6/7 becomes 0.6
+    shift = calibration.PRIOR_SHIFT["embedding"]
+    assert shift == pytest.approx(math.log(0.25), abs=1e-12)
+    odds = (6 / 7) / (1 / 7) * math.exp(shift)
+    assert odds / (1 + odds) == pytest.approx(0.6, abs=1e-12)
+    assert "pattern" not in calibration.PRIOR_SHIFT

@@ -59,8 +59,13 @@ L2_BY_DETECTOR = {"embedding": 20.0, "pattern": 15.0}
 #: of the 2,784 negatives of the seen splits and, leaving one family out, 0 % of dev's
 #: negatives (0.27 % without), at the cost of later warnings (median of the families' median
 #: reads 0.52 against 0.46). On the pattern path it flagged as many negatives (18) and warned
-#: later (eval 45 % against 41 %), so it stays 1 there.
-MIN_BEHAVIOURS = {"embedding": 2, "pattern": 1}
+#: later (eval 45 % against 41 %), so it stays 1 there. Round 8: embedding 1 as well. With the
+#: neighbour line model (:data:`~.indicator_fit.LINE_NEIGHBOUR_WEIGHT`) the rule no longer
+#: kept any held writer's negative unflagged (leaving one writer out: the same 16 of 1,600
+#: flagged with and without it) and held warnings back by up to 3 points of median read per
+#: held writer (docs/grooming.md, "Round 8"). Round 7 had measured 1 with the plain softmax
+#: line model: 1.25 % against 1.0 % pooled false positives.
+MIN_BEHAVIOURS = {"embedding": 1, "pattern": 1}
 #: :attr:`~.risk.RiskModel.confident` per detector (round 7; docs/grooming.md, "Round 7"): the
 #: score at which one message at review level warns. Embedding 0.6 (the review threshold, so
 #: the skepticism window is skipped there): leaving one writer out, the warning came 2-3.5 points
@@ -75,19 +80,23 @@ CONFIDENT = {"embedding": 0.6}
 #: of 0.8 to 0.6 (the review threshold) and cut flagged negatives 3.25 % -> 1.5 % (holdout3)
 #: and 1.75 % -> 1.0 % (holdout2) for 3.5 and 1 points of recall. Pattern: none (its leave-one-
 #: writer-out false positives are 0 % and 1.75 % unshifted, and its recall is already low).
-PRIOR_SHIFT = {"embedding": math.log(0.375)}
+#: Round 8: ``ln(0.25)`` (a score of 0.857 becomes 0.6) with the neighbour line model: leaving
+#: one writer out, ``ln(0.3)`` flagged 17 of the 1,600 held negatives, ``ln(0.25)`` 16 (1.0 %)
+#: and ``ln(0.2)`` 9, but there holdout3's F0.5 fell to 0.899; docs/grooming.md, "Round 8".
+PRIOR_SHIFT = {"embedding": math.log(0.25)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
-#: The synthetic splits that are seen (round 7: ``holdout4`` since its blind run in round 6):
-#: the only ones any fit may read. An allow-list, so a blind split registered later is never
-#: fitted on by accident.
-SEEN_SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4")
+#: The synthetic splits that are seen (round 7: ``holdout4`` since its blind run in round 6;
+#: round 8: ``holdout5`` since its blind run in round 7): the only ones any fit may read. An
+#: allow-list, so a blind split registered later is never fitted on by accident.
+SEEN_SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
 #: The splits written in ``data/synthetic.toml`` (one writer's wording over rounds 1-5).
 BASE_SPLITS = ("train", "dev", "eval", "holdout")
-#: The template splits the packaged line model reads (round 6: every seen split; those outside
-#: :data:`BASE_SPLITS` give their ``none`` lines only, :data:`~.indicator_fit.POSITIVE_SPLITS`).
+#: The template splits the packaged line model reads (round 6: every seen split; rounds 6-7 took
+#: positives from :data:`BASE_SPLITS` only, round 8 from all of them,
+#: :data:`~.indicator_fit.POSITIVE_SPLITS`).
 FIT_SPLITS = SEEN_SPLITS
 #: The conversations each detector's risk model is fitted on (round 6; docs/grooming.md,
 #: "Round 6"). Embedding: the four ``synthetic.toml`` splits (leaving one writer out, adding

@@ -2,20 +2,24 @@
 
 Run ``python -m safehold.grooming.indicator_fit`` (needs ``safehold[embeddings,grooming]``)
 after changing the synthetic templates, ``data/benign_lines.toml`` or ``data/examples.toml``;
-then refit the risk model (``python -m safehold.grooming.calibration``). Round 6 recipe
-(docs/grooming.md, "Round 6", chosen leaving one template writer out, :mod:`.writers`):
+then refit the risk model (``python -m safehold.grooming.calibration``). Round 6 recipe, with
+round 8's changes (docs/grooming.md, "Round 6" and "Round 8", chosen leaving one template
+writer out, :mod:`.writers`):
 
 * training pairs (:func:`line_pairs`): every ``A`` line of a grooming bank of the
-  :data:`POSITIVE_SPLITS` (the four ``synthetic.toml`` splits) labelled with the bank's
-  indicator; ``B`` lines, negative situations, small talk and the ``chatterbot-corpus`` train
-  and dev lines labelled ``none``, from every seen split (:data:`~.calibration.FIT_SPLITS`:
-  holdout2's and holdout3's files give ``none`` lines only); the benign lines of
-  ``data/benign_lines.toml`` (:data:`BENIGN_TOPICS`); the positive and near-miss examples of
-  ``data/examples.toml``; each line also once obfuscated (:func:`~.synthetic.obfuscate`);
-* ``C`` is :data:`LINE_C`; the decision threshold is chosen out of fold (5 folds by template
-  line, :func:`~.out_of_fold.fit_folds`): the best per-line recall with at most
-  :data:`MAX_NONE_FLAGGED` of the ``none`` lines flagged (:func:`choose_threshold`).
-  ``--cv`` prints those out-of-fold line scores.
+  :data:`POSITIVE_SPLITS` (round 8: every seen split; rounds 6-7: the four ``synthetic.toml``
+  splits) labelled with the bank's indicator; ``B`` lines, negative situations, small talk and
+  the ``chatterbot-corpus`` train and dev lines labelled ``none``, from every seen split
+  (:data:`~.calibration.FIT_SPLITS`); the benign lines of ``data/benign_lines.toml``
+  (:data:`BENIGN_TOPICS`); the positive and near-miss examples of ``data/examples.toml``; each
+  line also once obfuscated (:func:`~.synthetic.obfuscate`);
+* ``C`` is :data:`LINE_C`; round 8 adds the neighbour memory (the training pairs' embeddings,
+  :data:`LINE_NEIGHBOUR_WEIGHT`, :data:`LINE_NEIGHBOURS`;
+  :attr:`~.indicator_model.IndicatorModel.memory`); the decision threshold is chosen out of
+  fold (5 folds by template line, :func:`~.out_of_fold.fit_folds`, each fold model with the
+  memory of its own pairs): the best per-line recall with at most :data:`MAX_NONE_FLAGGED` of
+  the ``none`` lines flagged (:func:`choose_threshold`). ``--cv`` prints those out-of-fold
+  line scores.
 
 Blind splits are never read (the allow-list :data:`~.calibration.SEEN_SPLITS`). The fit is
 scikit-learn's multinomial logistic regression (L-BFGS, L2, balanced class weights;
@@ -37,7 +41,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from safehold.grooming.indicator_model import NONE, PACKAGED, IndicatorModel
+from safehold.grooming.calibration import SEEN_SPLITS
+from safehold.grooming.indicator_model import NONE, PACKAGED, IndicatorModel, with_memory
 from safehold.grooming.normalize import normalize
 from safehold.grooming.synthetic import obfuscate, template_lines
 
@@ -52,8 +57,9 @@ SKIPPED = ("age_gap", "minor_age_disclosed", "adult_inclusion", "family_relation
 CONTEXT_BANKS = ("negative.relatives", "negative.friends")
 #: Inverse L2 strength of the line model (chosen on dev in rounds 4-5 from 0.5, 2, 8).
 LINE_C = 8.0
-#: Thresholds searched (out of fold since round 6; on dev in rounds 4-5).
-THRESHOLD_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))
+#: Thresholds searched (out of fold since round 6; on dev in rounds 4-5; round 8 adds 0.93-0.99:
+#: the neighbour logits make probabilities peakier, and 0.9 was chosen at the grid's edge).
+THRESHOLD_GRID = (*(round(0.3 + 0.05 * i, 2) for i in range(13)), 0.93, 0.95, 0.97, 0.98, 0.99)
 MIN_WORDS = 3
 #: The chosen (C, threshold) has the best dev line recall among those that flag at most this
 #: share of dev's ``none`` lines. Recall sets how early the second behaviour is seen (the
@@ -64,11 +70,35 @@ MAX_NONE_FLAGGED = 0.04
 BENIGN_LINES = "data/benign_lines.toml"
 #: Its topics the packaged line model is fitted with (docs/grooming.md, "Round 6").
 BENIGN_TOPICS = ("small_talk", "adult_small_talk", "benign_behaviours")
-#: Splits whose grooming lines are positives (round 6): the ``synthetic.toml`` writer's. Leaving
-#: one writer out, adding holdout3's grooming lines to the fit flagged 7-11 % of holdout2's
-#: negatives against 2 % without them (holdout3's peer-like grooming wording pulled the
-#: boundary into same-age friends' chat); their ``none`` lines are kept.
-POSITIVE_SPLITS = ("train", "dev", "eval", "holdout")
+#: Splits whose grooming lines are positives. Round 6: the ``synthetic.toml`` writer's only
+#: (leaving one writer out, adding holdout3's grooming lines flagged 7-11 % of holdout2's
+#: negatives against 2 % without them). Round 8: every seen split, each writer's negatives,
+#: small talk and replies staying ``none`` lines, together with the neighbour memory
+#: (:data:`LINE_NEIGHBOUR_WEIGHT`; docs/grooming.md, "Round 8").
+POSITIVE_SPLITS = SEEN_SPLITS
+#: Weight of the neighbour similarity in the line model's logits
+#: (:attr:`~.indicator_model.IndicatorModel.neighbour_weight`; round 8, chosen leaving one
+#: writer out from 0 (rounds 4-7), 5, 10, 20 and 40; 40 flagged 2.25 % of the held writers'
+#: negatives; docs/grooming.md, "Round 8").
+LINE_NEIGHBOUR_WEIGHT = 20.0
+#: Nearest memory lines averaged per class (round 8; 3, 5 and 10 compared).
+LINE_NEIGHBOURS = 5
+#: The memory holds only the written lines, not their obfuscated copies (round 8:
+#: :func:`~.out_of_fold.memory_rows`; the same figures as with the copies, half the rows).
+MEMORY_ORIGINALS_ONLY = True
+#: Memory rows kept per class (round 8): the ``none`` lines (about 3,000) become 256 k-means
+#: prototypes (:func:`~.out_of_fold.prototype_memory`), so the neighbour search costs about
+#: 1,200 dot products a message instead of 3,900 (the embedding path's throughput; the same
+#: leave-one-writer-out figures); each indicator keeps its lines (70-90). 32 prototypes per
+#: indicator as well flagged more (docs/grooming.md, "Round 8").
+MEMORY_BUDGET = {NONE: 256}
+
+
+def memory_budget(classes: Sequence[str]) -> tuple[int, ...]:
+    """:data:`MEMORY_BUDGET` as rows per class index of ``classes`` (0: keep all)."""
+    return tuple(MEMORY_BUDGET.get(name, 0) for name in classes)
+
+
 #: Banks left out of the round 6 line model: none (the context banks' lines are ``none``;
 #: leaving one writer out, keeping them did as well or better than :data:`CONTEXT_BANKS`).
 LINE_SKIP_BANKS: tuple[str, ...] = ()
@@ -258,22 +288,42 @@ def fit_line_model(encoder: Any, splits: Sequence[str]) -> tuple[IndicatorModel,
         and the out-of-fold line scores) and the :class:`~.out_of_fold.FoldFit` (its fold
         models at the chosen threshold), for out-of-fold hits.
     """
-    from safehold.grooming.out_of_fold import fit_folds
+    from safehold.grooming.out_of_fold import fit_folds, memory_rows, prototype_memory
 
     pairs = line_pairs(splits)
     labels = [label for _, label, _ in pairs]
     classes = (NONE, *sorted(set(labels) - {NONE}))
-    folds = fit_folds(encoder, pairs, classes, 0.5, c=LINE_C)
+    budget = memory_budget(classes)
+    folds = fit_folds(
+        encoder,
+        pairs,
+        classes,
+        0.5,
+        c=LINE_C,
+        neighbour_weight=LINE_NEIGHBOUR_WEIGHT,
+        neighbours=LINE_NEIGHBOURS,
+        originals_only=MEMORY_ORIGINALS_ONLY,
+        budget=budget,
+    )
     weights, bias = fit(folds.pair_vectors, labels, LINE_C, classes)
     model = IndicatorModel(classes, weights, bias, 0.5, encoder.layers, "")
+    if LINE_NEIGHBOUR_WEIGHT > 0:
+        rows = memory_rows(pairs, MEMORY_ORIGINALS_ONLY)
+        index = {name: k for k, name in enumerate(classes)}
+        label_index = np.array([index[label] for label in labels], dtype=np.int64)
+        memory, memory_class = prototype_memory(folds.pair_vectors[rows], label_index[rows], budget)
+        model = with_memory(model, memory, memory_class, LINE_NEIGHBOUR_WEIGHT, LINE_NEIGHBOURS)
     threshold, scores = choose_threshold(model, folds.probabilities, labels)
+    rows_kept = 0 if model.memory_class is None else len(model.memory_class)
     model = replace(
         model,
         threshold=threshold,
         trained_on=(
-            f"round 6: synthetic templates of {', '.join(splits)} (positives from "
+            f"round 8: synthetic templates of {', '.join(splits)} (positives from "
             f"{', '.join(s for s in splits if s in POSITIVE_SPLITS)}), benign_lines.toml, "
-            f"examples.toml; C {LINE_C}; threshold out of fold: {scores}"
+            f"examples.toml; C {LINE_C}; neighbour weight {LINE_NEIGHBOUR_WEIGHT}, "
+            f"{LINE_NEIGHBOURS} neighbours, memory {rows_kept} rows "
+            f"({MEMORY_BUDGET}); threshold out of fold: {scores}"
         ),
     )
     folds = replace(folds, models=tuple(replace(m, threshold=threshold) for m in folds.models))

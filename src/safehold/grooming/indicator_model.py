@@ -8,17 +8,29 @@ sentence embeddings, one class per indicator plus ``none`` (small talk, replies 
 negatives), fitted offline by :mod:`.indicator_fit` and shipped as versioned JSON
 (``data/indicator_model.json``, no pickle). Inference is numpy only.
 
+Since round 8 the model may also carry a **memory** of its training lines' embeddings (one
+class per line): each class's logit gets ``neighbour_weight`` times the mean cosine of the
+message to its ``neighbours`` nearest lines of that class (k-nearest-neighbour similarity, the
+"similarity to indexed examples" of Roblox Sentinel, added to a linear model's logits as in
+kNN-augmented classifiers, e.g. Khandelwal et al. 2020, "Generalization through Memorization",
+which interpolate a kNN distribution into a model's). A linear boundary learns one direction
+per behaviour; the neighbours keep the many ways one writer words it. Leaving one writer out it
+found the held writer's grooming lines more often at the same share of flagged ``none`` lines
+(docs/grooming.md, "Round 8"). The memory is stored int8 with one scale per line (cosine error
+about 0.001).
+
 A message's probability ``p`` of an indicator becomes a hit strength by a two-piece ramp that
-puts the decision threshold ``T`` (chosen on the dev split) at :data:`~.features.PRESENT`
+puts the decision threshold ``T`` (chosen out of fold) at :data:`~.features.PRESENT`
 (0.5): ``0.5 p / T`` below it, ``0.5 + 0.5 (p - T) / (1 - T)`` above; hits weaker than
 :data:`MIN_STRENGTH` are dropped.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -31,7 +43,10 @@ from safehold.grooming.features import PRESENT
 from safehold.grooming.indicators import INDICATORS
 
 INDICATOR_MODEL_FORMAT = "safehold-grooming-indicator-model"
-INDICATOR_MODEL_VERSION = 1
+#: Format version written (2: round 8, the optional neighbour memory); 1 is still read.
+INDICATOR_MODEL_VERSION = 2
+#: Versions :meth:`IndicatorModel.from_dict` reads.
+READABLE_VERSIONS = (1, 2)
 #: The class of messages that show no indicator.
 NONE = "none"
 #: Hits weaker than this are dropped (the embedding detector's floor).
@@ -56,6 +71,12 @@ class IndicatorModel:
         threshold: probability at which an indicator counts as present (strength 0.5).
         layers: MiniLM layers of the encoder the model was fitted on; other layer counts
             embed differently and must not use it.
+        trained_on: what the model was fitted on (free text).
+        memory: (m, dim) float32 unit embeddings of training lines, rows grouped by class
+            (``memory_class`` ascending), or None (a plain softmax model).
+        memory_class: (m,) int64 class index of each memory row, ascending.
+        neighbour_weight: weight of the neighbour similarity added to each logit (0: none).
+        neighbours: how many nearest memory lines of a class are averaged.
         dim: embedding size (384 for MiniLM).
     """
 
@@ -65,6 +86,10 @@ class IndicatorModel:
     threshold: float
     layers: int
     trained_on: str = ""
+    memory: NDArray[np.float32] | None = None
+    memory_class: NDArray[np.int64] | None = None
+    neighbour_weight: float = 0.0
+    neighbours: int = 5
 
     @property
     def dim(self) -> int:
@@ -76,10 +101,34 @@ class IndicatorModel:
         """``im-`` and 12 hex digits of a hash of the weights and threshold (stable)."""
         digest = hashlib.sha256(self.weights.tobytes() + self.bias.tobytes())
         digest.update(repr((self.classes, self.threshold)).encode())
+        if self.memory is not None and self.neighbour_weight:
+            digest.update(repr((self.neighbour_weight, self.neighbours)).encode())
+            digest.update(_quantise(self.memory)[0].tobytes())
         return f"im-{digest.hexdigest()[:12]}"
 
+    def neighbour_similarity(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """(n, len(classes)): for each class, the mean cosine of each of ``vectors`` (n, dim)
+        to its :attr:`neighbours` nearest memory lines of that class (fewer where the class
+        has fewer; 0 for a class without memory lines or a model without memory)."""
+        out = np.zeros((len(vectors), len(self.classes)), dtype=np.float32)
+        if self.memory is None or self.memory_class is None or not len(vectors):
+            return out
+        similarity = vectors.astype(np.float32) @ self.memory.T
+        bounds = np.searchsorted(self.memory_class, np.arange(len(self.classes) + 1))
+        for k in range(len(self.classes)):
+            start, end = int(bounds[k]), int(bounds[k + 1])
+            count = min(self.neighbours, end - start)
+            if count <= 0:
+                continue
+            block = similarity[:, start:end]
+            nearest = np.partition(block, block.shape[1] - count, axis=1)[:, -count:]
+            out[:, k] = nearest.mean(axis=1)
+        return out
+
     def probabilities(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Class probabilities (n, len(classes)) of unit embeddings ``vectors`` (n, dim).
+        """Class probabilities (n, len(classes)) of unit embeddings ``vectors`` (n, dim):
+        softmax of the linear logits plus :attr:`neighbour_weight` times
+        :meth:`neighbour_similarity`.
 
         Raises:
             ValueError: ``vectors`` is not (n, dim).
@@ -87,6 +136,8 @@ class IndicatorModel:
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"expected embeddings of shape (n, {self.dim}), not {vectors.shape}")
         logits = vectors.astype(np.float32) @ self.weights.T + self.bias
+        if self.memory is not None and self.neighbour_weight:
+            logits += self.neighbour_weight * self.neighbour_similarity(vectors)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float32)
@@ -118,8 +169,9 @@ class IndicatorModel:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document (:data:`INDICATOR_MODEL_FORMAT`, weights rounded to 6 digits)."""
-        return {
+        """The JSON document (:data:`INDICATOR_MODEL_FORMAT`, weights rounded to 6 digits;
+        the memory, if any, as base64 int8 rows with one float32 scale per row)."""
+        document: dict[str, Any] = {
             "format": INDICATOR_MODEL_FORMAT,
             "version": INDICATOR_MODEL_VERSION,
             "classes": list(self.classes),
@@ -129,6 +181,17 @@ class IndicatorModel:
             "bias": [round(float(v), 6) for v in self.bias],
             "weights": [[round(float(v), 6) for v in row] for row in self.weights],
         }
+        if self.memory is not None and self.memory_class is not None:
+            rows, scale = _quantise(self.memory)
+            document["memory"] = {
+                "rows": len(rows),
+                "neighbour_weight": self.neighbour_weight,
+                "neighbours": self.neighbours,
+                "class": [int(v) for v in self.memory_class],
+                "int8": base64.b64encode(rows.tobytes()).decode("ascii"),
+                "scale": base64.b64encode(scale.astype("<f4").tobytes()).decode("ascii"),
+            }
+        return document
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> IndicatorModel:
@@ -140,7 +203,7 @@ class IndicatorModel:
         """
         if document.get("format") != INDICATOR_MODEL_FORMAT:
             raise ConfigurationError("not a safehold grooming indicator model")
-        if document.get("version") != INDICATOR_MODEL_VERSION:
+        if document.get("version") not in READABLE_VERSIONS:
             raise ConfigurationError(
                 f"indicator model version {document.get('version')} is not supported"
             )
@@ -159,7 +222,81 @@ class IndicatorModel:
             raise ConfigurationError("indicator model: weights, bias and classes disagree")
         if not 0.0 < threshold < 1.0:
             raise ConfigurationError("indicator model: threshold must be in (0, 1)")
-        return cls(classes, weights, bias, threshold, layers, str(document.get("trained_on", "")))
+        model = cls(classes, weights, bias, threshold, layers, str(document.get("trained_on", "")))
+        if document.get("memory") is not None:
+            model = _with_memory(model, document["memory"])
+        return model
+
+
+def with_memory(
+    model: IndicatorModel,
+    vectors: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    weight: float,
+    neighbours: int,
+) -> IndicatorModel:
+    """``model`` with the neighbour memory ``vectors`` (m, dim) of classes ``labels`` (m,
+    indices into ``model.classes``), rows regrouped by class (stable), as stored: rounded
+    through int8 like :meth:`IndicatorModel.to_dict`, so a fitted model scores as its file.
+
+    Raises:
+        ValueError: shapes disagree, a label is out of range, or ``neighbours`` < 1.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if vectors.ndim != 2 or vectors.shape[1] != model.dim or labels.shape != (len(vectors),):
+        raise ValueError("memory vectors and labels disagree with the model")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(model.classes)):
+        raise ValueError("memory label out of range")
+    if neighbours < 1:
+        raise ValueError("neighbours must be >= 1")
+    order = np.argsort(labels, kind="stable")
+    rows, scale = _quantise(vectors[order].astype(np.float32))
+    return replace(
+        model,
+        memory=(rows.astype(np.float32) * scale[:, None]).astype(np.float32),
+        memory_class=labels[order],
+        neighbour_weight=float(weight),
+        neighbours=int(neighbours),
+    )
+
+
+def _quantise(vectors: NDArray[np.float32]) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
+    """int8 rows and one float32 scale per row (largest magnitude -> 127)."""
+    largest = np.abs(vectors).max(axis=1) / 127.0 if len(vectors) else np.zeros(0)
+    scale = np.asarray(np.where(largest > 0, largest, 1.0), dtype=np.float32)
+    rows = np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int8)
+    return rows, scale
+
+
+def _with_memory(model: IndicatorModel, entry: dict[str, Any]) -> IndicatorModel:
+    """Read :meth:`IndicatorModel.to_dict`'s ``memory`` entry into ``model``.
+
+    Raises:
+        ConfigurationError: the entry is malformed or disagrees with the model.
+    """
+    try:
+        count = int(entry["rows"])
+        rows = np.frombuffer(base64.b64decode(entry["int8"]), dtype=np.int8)
+        scale = np.frombuffer(base64.b64decode(entry["scale"]), dtype="<f4")
+        labels = np.asarray(entry["class"], dtype=np.int64)
+        weight = float(entry["neighbour_weight"])
+        neighbours = int(entry["neighbours"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"indicator model: bad memory ({exc})") from exc
+    if rows.size != count * model.dim or scale.shape != (count,) or labels.shape != (count,):
+        raise ConfigurationError("indicator model: memory rows, scales and classes disagree")
+    if count and (labels.min() < 0 or labels.max() >= len(model.classes)):
+        raise ConfigurationError("indicator model: memory class out of range")
+    if np.any(np.diff(labels) < 0) or neighbours < 1:
+        raise ConfigurationError("indicator model: memory must be grouped by class")
+    vectors = rows.reshape(count, model.dim).astype(np.float32) * scale[:, None]
+    return replace(
+        model,
+        memory=vectors.astype(np.float32),
+        memory_class=labels,
+        neighbour_weight=weight,
+        neighbours=neighbours,
+    )
 
 
 def load_indicator_model(text: str | None = None) -> IndicatorModel:

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from safehold.grooming.detector import Detector, Hit
 from safehold.grooming.embedding import MIN_WORDS, EmbeddingDetector
-from safehold.grooming.indicator_model import IndicatorModel
+from safehold.grooming.indicator_model import IndicatorModel, with_memory
 from safehold.grooming.model import Conversation
 from safehold.grooming.normalize import normalize
 
@@ -79,6 +79,54 @@ class FoldFit:
     probabilities: NDArray[np.float32]
 
 
+def memory_rows(pairs: Sequence[tuple[str, str, str]], originals_only: bool) -> NDArray[np.bool_]:
+    """Which ``pairs`` (``(text, class, group)``) go into a line model's neighbour memory: all,
+    or (``originals_only``) the first pair of each group (the written line, not its obfuscated
+    copy, which :func:`~.indicator_fit.indicator_pairs` appends after it)."""
+    keep = np.zeros(len(pairs), dtype=bool)
+    if not originals_only:
+        keep[:] = True
+        return keep
+    first: dict[str, int] = {}
+    for i, (_, _, group) in enumerate(pairs):
+        first.setdefault(group, i)
+    keep[list(first.values())] = True
+    return keep
+
+
+def prototype_memory(
+    vectors: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    budget: Sequence[int],
+    seed: int = 0,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Compress a neighbour memory: the rows of each class ``k`` that has more than
+    ``budget[k]`` of them become ``budget[k]`` k-means centroids (scikit-learn's ``KMeans``,
+    Lloyd's algorithm with k-means++ seeding, Arthur & Vassilvitskii 2007; one run,
+    ``seed``), scaled to unit length; classes within budget (or with budget 0) keep their rows.
+
+    Args:
+        vectors: (m, dim) unit embeddings.
+        labels: (m,) class index of each row.
+        budget: rows kept per class index (0: all).
+
+    Returns:
+        ``(vectors, labels)`` of the compressed memory, grouped by class.
+    """
+    from sklearn.cluster import KMeans
+
+    out_vectors: list[NDArray[np.float32]] = []
+    out_labels: list[NDArray[np.int64]] = []
+    for k, limit in enumerate(budget):
+        rows = vectors[labels == k]
+        if limit and len(rows) > limit:
+            centres = KMeans(limit, n_init=1, random_state=seed).fit(rows).cluster_centers_
+            rows = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        out_vectors.append(rows.astype(np.float32))
+        out_labels.append(np.full(len(rows), k, dtype=np.int64))
+    return np.concatenate(out_vectors), np.concatenate(out_labels)
+
+
 def fit_folds(
     detector: EmbeddingDetector,
     pairs: Sequence[tuple[str, str, str]],
@@ -87,9 +135,19 @@ def fit_folds(
     folds: int = FOLDS,
     seed: int = 0,
     c: float = FOLD_C,
+    neighbour_weight: float = 0.0,
+    neighbours: int = 5,
+    originals_only: bool = False,
+    budget: Sequence[int] = (),
 ) -> FoldFit:
     """Fit ``folds`` line models on ``pairs`` (``(text, class, group)``), each without one
     fold of the groups (shuffled by ``seed``); ``detector`` embeds the texts.
+
+    Args:
+        neighbour_weight: when > 0, each fold model carries a neighbour memory of its own
+            training pairs (:func:`~.indicator_model.with_memory`; ``neighbours`` per class,
+            ``originals_only``: :func:`memory_rows`; ``budget``: rows per class index,
+            :func:`prototype_memory`), so out-of-fold scores include it.
 
     Raises:
         ValueError: a fold leaves some class of ``classes`` without a training pair.
@@ -98,6 +156,9 @@ def fit_folds(
 
     pair_vectors = detector.embed([text for text, _, _ in pairs])
     labels = [label for _, label, _ in pairs]
+    index = {name: k for k, name in enumerate(classes)}
+    label_index = np.array([index[label] for label in labels], dtype=np.int64)
+    in_memory = memory_rows(pairs, originals_only)
     groups = sorted({group for _, _, group in pairs})
     random.Random(seed).shuffle(groups)
     fold_of = {group: i % folds for i, group in enumerate(groups)}
@@ -113,6 +174,12 @@ def fit_folds(
             classes,
         )
         model = IndicatorModel(tuple(classes), weights, bias, threshold, detector.layers, "")
+        if neighbour_weight > 0:
+            rows = keep & in_memory
+            memory, memory_class = pair_vectors[rows], label_index[rows]
+            if budget:
+                memory, memory_class = prototype_memory(memory, memory_class, budget, seed)
+            model = with_memory(model, memory, memory_class, neighbour_weight, neighbours)
         probabilities[~keep] = model.probabilities(pair_vectors[~keep])
         models.append(model)
     return FoldFit(pair_vectors, pair_fold, tuple(models), probabilities)
@@ -169,12 +236,27 @@ def out_of_fold_detector(
     Raises:
         ValueError: ``detector`` has no learned indicator model (``scoring="examples"``).
     """
-    from safehold.grooming.indicator_fit import LINE_C, line_pairs
+    from safehold.grooming.indicator_fit import (
+        LINE_C,
+        MEMORY_ORIGINALS_ONLY,
+        line_pairs,
+        memory_budget,
+    )
 
     packaged = detector.indicator_model
     if packaged is None:
         raise ValueError("out-of-fold hits need the learned indicator model")
     fitted = fit_folds(
-        detector, line_pairs(splits), packaged.classes, packaged.threshold, folds, seed, LINE_C
+        detector,
+        line_pairs(splits),
+        packaged.classes,
+        packaged.threshold,
+        folds,
+        seed,
+        LINE_C,
+        packaged.neighbour_weight if packaged.memory is not None else 0.0,
+        packaged.neighbours,
+        MEMORY_ORIGINALS_ONLY,
+        memory_budget(packaged.classes),
     )
     return replay_out_of_fold(detector, conversations, fitted)

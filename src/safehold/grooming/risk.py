@@ -84,8 +84,9 @@ class RiskModel:
     ``min_behaviours``: review and urgent need this many distinct behaviours of the sender
     (strength >= PRESENT), unless one is of the exclusivity, sexual or approach stage or the
     sender is persistent; below, the action stops at ``monitor`` (the score is unchanged).
-    2 for the embedding path (round 5): its graded strengths let one friendship or gift
-    message plus weak hits reach review (docs/grooming.md).
+    2 for the embedding path in rounds 5-7 (its graded strengths let one friendship or gift
+    message plus weak hits reach review); 1 since round 8, whose neighbour line model made the
+    rule hold warnings back without keeping any negative unflagged (docs/grooming.md).
 
     ``confident``: a score (0-1) at or above which a monitor warns at the first message at
     review level or above, skipping its skepticism window; ``None`` (the default): the window
