@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(2.0, gt=0)
     webhook_lease_seconds: float = Field(30.0, gt=0)
     # -- grooming risk (``safehold chat``, conversation routes) -------------------------------
-    grooming_detector: str = "pattern"
+    grooming_detector: str = "auto"
     grooming_monitor_threshold: float = Field(0.3, ge=0, le=1)
     grooming_review_threshold: float = Field(0.6, ge=0, le=1)
     grooming_urgent_threshold: float = Field(0.9, ge=0, le=1)

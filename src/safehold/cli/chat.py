@@ -25,7 +25,10 @@ app = typer.Typer(
     help="Score conversations for grooming risk (for human review).", no_args_is_help=True
 )
 
-DETECTOR_HELP = "Detector: pattern (default from SAFEHOLD_GROOMING_DETECTOR) or embedding."
+DETECTOR_HELP = (
+    "Detector: auto (embedding where safehold[embeddings] is installed, else pattern), pattern "
+    "or embedding (default from SAFEHOLD_GROOMING_DETECTOR, itself auto)."
+)
 MODEL_HELP = "Trained classifier file (from `safehold chat train`)."
 PREDATORS_HELP = "PAN-2012 predator id list (labels a PAN XML file)."
 
@@ -204,12 +207,12 @@ def train(
     Needs the grooming extra (pip install 'safehold\\[grooming]').
     """
     from safehold.grooming.classifier import GroomingClassifier
-    from safehold.grooming.detector import get_detector
+    from safehold.grooming.config import detector_from_settings
 
     with handle_errors():
         settings = load_settings()
         conversations = _load(data, predators)
-        found = get_detector(detector or settings.grooming_detector)
+        found = detector_from_settings(settings, detector)
         model = GroomingClassifier.train(conversations, found)
         model.save(output)
     typer.echo(

@@ -8,8 +8,9 @@ Public API (the HTTP routes and the ``safehold chat`` commands use only these)::
     monitor = ConversationMonitor("c1")                # streaming, with early warning
     risk, warning = monitor.append([Message("m1", "u1", "hi")])
 
-Detectors: ``get_detector("pattern")`` (default, transparent) or ``get_detector("embedding")``
-(needs ``safehold[embeddings]``). Design and figures: ``docs/grooming.md``.
+Detectors: ``get_detector("pattern")`` (transparent) or ``get_detector("embedding")`` (needs
+``safehold[embeddings]``); the settings' default, ``auto``, is the second where it is installed
+(``grooming.config.detector_from_settings``). Design and figures: ``docs/grooming.md``.
 """
 
 from __future__ import annotations
