@@ -105,6 +105,22 @@ def test_malformed_json_ends_with_one_error(shared_data: Path) -> None:
     assert errors[0].message.startswith("malformed JSON after media item 1")
 
 
+def test_a_byte_order_mark_is_dropped(shared_data: Path) -> None:
+    # user test, session 6: a VICS file starting with a UTF-8 BOM was refused as malformed JSON
+    from safehold.banks.formats import open_bank_file
+
+    (md5_a, _), (md5_b, _) = _reference(shared_data, 2)
+    media = [{"MediaID": 1, "MD5": md5_a}, {"MediaID": 2, "MD5": md5_b}]
+    body = b"\xef\xbb\xbf" + _doc("US", media)
+    entries, errors = _split(list(read_vics(io.BytesIO(body))))
+    assert errors == []
+    assert [e.value for e in entries] == [md5_a, md5_b]
+    for fmt in (None, "vics"):  # detected, and named
+        opened = open_bank_file(io.BytesIO(body), fmt=fmt)
+        assert opened.fmt == "vics"
+        assert [row[:2] for row in opened.rows] == [("md5", md5_a), ("md5", md5_b)]
+
+
 def _stored(
     i: int, signal_type: str, value: str, category: Category | None, note: str
 ) -> BankEntry:

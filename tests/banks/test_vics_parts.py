@@ -35,12 +35,14 @@ def _media(i: int) -> dict[str, Any]:
     return item
 
 
-def _vics(path: Path, count: int, escaped: bool = False) -> bytes:
+def _vics(path: Path, count: int, escaped: bool = False, bom: bool = False) -> bytes:
     media = [_media(i) for i in range(1, count + 1)]
     if escaped:
         media[count // 2]["Comment"] = 'a "quoted" word'  # written as \"quoted\"
     doc = {"@odata.context": CONTEXT, "@odata.count": count, "value": media, "Trailer": [1]}
     data = json.dumps(doc, indent=None).replace("}, {", "},\n{").encode()
+    if bom:  # a UTF-8 byte-order mark first (user test, session 6: such files were refused)
+        data = b"\xef\xbb\xbf" + data
     path.write_bytes(data)
     return data
 
@@ -88,16 +90,17 @@ def _import(service: BankService, bank: str, path: Path) -> ImportReport:
 
 
 @SQLITE_ONLY
-@pytest.mark.parametrize("broken", [False, True])
+@pytest.mark.parametrize(("broken", "bom"), [(False, False), (True, False), (False, True)])
 def test_parts_read_side_by_side_give_the_one_core_result(
     bank_service: BankService,
     tmp_path: Path,
     spy: list[str],
     monkeypatch: pytest.MonkeyPatch,
     broken: bool,
+    bom: bool,
 ) -> None:
     path = tmp_path / "media.json"
-    data = _vics(path, 2000)
+    data = _vics(path, 2000, bom=bom)
     if broken:  # malformed JSON inside the fourth part: that part stops there
         at = data.index(b'{"MediaID": 1400,')
         data = data[:at] + b'{"MediaID": 1400 "MD5": "",' + data[at + 17 :]

@@ -181,15 +181,19 @@ def bank_id_for(c: Connection, name: str) -> int:
 
 
 def banks_query() -> Select[Any]:
-    """``banks`` rows with an ``entry_count`` column (all entries, enabled or not)."""
-    counts = (
-        select(bank_entries.c.bank_id, func.count().label("n"))
-        .group_by(bank_entries.c.bank_id)
-        .subquery()
+    """``banks`` rows with an ``entry_count`` column (all entries, enabled or not).
+
+    The count is a correlated subquery, counted for each bank the query returns (its
+    ``bank_id`` index): a join to entry counts grouped over the whole table made PostgreSQL
+    count every bank's entries to show one (1.9 s at 8.3M entries, user test, session 6).
+    """
+    count = (
+        select(func.count())
+        .select_from(bank_entries)
+        .where(bank_entries.c.bank_id == banks.c.id)
+        .scalar_subquery()
     )
-    return select(banks, func.coalesce(counts.c.n, 0).label("entry_count")).outerjoin(
-        counts, counts.c.bank_id == banks.c.id
-    )
+    return select(banks, count.label("entry_count"))
 
 
 def entries_query() -> Select[Any]:

@@ -42,6 +42,7 @@ HEAD_BYTES = 64 * 1024
 _CONTEXT = re.compile(rb'"(?:@odata\.context|odata\.metadata)"\s*:\s*"([^"]{0,500})"')
 _VARIANT = re.compile(r"DataModels/[0-9.]+\.xml/([A-Za-z0-9_-]+)/")
 _HASH_FIELDS = (("MD5", "md5"), ("SHA1", "sha1"), ("SHA256", "sha256"))
+UTF8_BOM = b"\xef\xbb\xbf"
 
 __all__ = [
     "DEFAULT_VICS_SCHEME",
@@ -142,7 +143,9 @@ def read_vics_rows(
     if not head:
         head = binary.read(HEAD_BYTES)
     layout = layout or vics_layout(head)
-    stream = BoundedJson(_Replay(head, binary), item_depth=layout.prefix.count(".") + 2)
+    # A UTF-8 byte-order mark is dropped, as for the text formats (JSON parsers refuse it).
+    body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
+    stream = BoundedJson(_Replay(body, binary), item_depth=layout.prefix.count(".") + 2)
     first_item, last_item = items
     position = first_item - 1
     media_id: object = None
