@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from safehold.banks.formats.json_bounds import bracket_depths
 from safehold.banks.formats.vics import HEAD_BYTES, vics_layout
 
 #: Bytes scanned at a time.
@@ -39,13 +40,6 @@ _VALUE_KEY = re.compile(rb'"value"\s*:\s*$')
 #: Depths (see the module doc): the value array, its items.
 _ARRAY_DEPTH = 2
 _ITEM_DEPTH = 3
-# bytes.translate table: an opening bracket -> 1, a closing one -> 2, a quote -> 3, else 0.
-_OPEN, _CLOSE, _QUOTE = 1, 2, 3
-_KINDS = bytes(
-    _OPEN if b in b"{[" else _CLOSE if b in b"}]" else _QUOTE if b == 0x22 else 0
-    for b in range(256)
-)
-
 __all__ = ["PART_TAIL", "VicsCut", "plan_vics_cuts"]
 
 
@@ -136,21 +130,13 @@ def _brackets(f: BinaryIO, offset: int) -> Iterator[tuple[np.ndarray, np.ndarray
     while block := f.read(_BLOCK):
         if b'\\"' in last_byte + block[:1] or b'\\"' in block:
             raise _UnsureError
-        kinds = np.frombuffer(block.translate(_KINDS), dtype=np.uint8)
-        at = np.flatnonzero(kinds)  # quotes and brackets
-        kinds = kinds[at]
-        quote = kinds == _QUOTE
-        quotes_before = np.cumsum(quote) - quote
-        outside = ~quote & ((quotes_before + in_string) % 2 == 0)
-        at, kinds = at[outside], kinds[outside]
-        opens = kinds == _OPEN
-        depths = depth + np.cumsum(np.where(opens, 1, -1))
+        at, opens, depths, quotes = bracket_depths(block, depth, bool(in_string))
         if depths.size and int(depths.min()) < 0:
             raise _UnsureError
         yield base + at, opens, depths
         if depths.size:
             depth = int(depths[-1])
-        in_string ^= int(quote.sum() % 2)
+        in_string ^= quotes % 2
         base += len(block)
         last_byte = block[-1:]
 

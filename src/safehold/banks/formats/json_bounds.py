@@ -35,7 +35,47 @@ _TOKENS = re.compile(rb'(?:[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+([\[\]{}]|
 _DELIMITERS = b' \t\r\n"[]{},:'
 _OPEN = (b"[", b"{")
 
-__all__ = ["MAX_ITEM_BYTES", "MAX_JSON_DEPTH", "MAX_TOKEN_BYTES", "BoundedJson", "JsonBoundError"]
+__all__ = [
+    "MAX_ITEM_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_TOKEN_BYTES",
+    "BoundedJson",
+    "JsonBoundError",
+    "bracket_depths",
+]
+
+
+# bytes.translate table: an opening bracket -> 1, a closing one -> 2, a quote -> 3, else 0.
+_OPEN_KIND, _CLOSE_KIND, _QUOTE_KIND = 1, 2, 3
+_KINDS = bytes(
+    _OPEN_KIND if b in b"{[" else _CLOSE_KIND if b in b"}]" else _QUOTE_KIND if b == 0x22 else 0
+    for b in range(256)
+)
+
+
+def bracket_depths(
+    data: bytes, depth: int, in_string: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The brackets of ``data`` outside strings, for JSON without an escaped quote (``\\"``):
+    every ``"`` then opens or closes a string, so a bracket is outside every string when an
+    even number of quotes (plus one when ``data`` starts inside a string) come before it.
+
+    Returns:
+        ``(positions, opens, depths, quotes)``: the brackets' byte offsets in ``data``
+        (int64), whether each opens (bool), the depth after each starting from ``depth``
+        (int64), and how many quotes ``data`` holds (odd: it ends inside a string, or flips
+        the state it started in).
+    """
+    kinds = np.frombuffer(data.translate(_KINDS), dtype=np.uint8)
+    at = np.flatnonzero(kinds)  # quotes and brackets
+    kinds = kinds[at]
+    quote = kinds == _QUOTE_KIND
+    quotes_before = np.cumsum(quote) - quote
+    outside = ~quote & ((quotes_before + in_string) % 2 == 0)
+    at, kinds = at[outside], kinds[outside]
+    opens = kinds == _OPEN_KIND
+    depths = depth + np.cumsum(np.where(opens, 1, -1))
+    return at, opens, depths, int(quote.sum())
 
 
 class JsonBoundError(Exception):
@@ -135,17 +175,10 @@ class BoundedJson:
         changed, when a bound is passed (the token walk then finds where, for the message).
         Hash lists rarely escape anything: on a 1M-media VICS file the guard cost 3.6 us an item
         walking tokens, 0.8 us this way (ijson itself: 2.2 us)."""
-        a = np.frombuffer(data, dtype=np.uint8)
-        quotes = np.flatnonzero(a == 0x22)
-        if quotes.size % 2:  # an unfinished string: it starts at the last quote
-            end = int(quotes[-1])
-        else:  # an unfinished number or literal after the last delimiter (or none)
-            end = 1 + max(data.rfind(byte) for byte in _DELIMITERS)
-        head = a[:end]
-        at = np.flatnonzero((head == 0x7B) | (head == 0x7D) | (head == 0x5B) | (head == 0x5D))
-        at = at[np.searchsorted(quotes, at) % 2 == 0]  # outside strings
-        opens = (head[at] == 0x7B) | (head[at] == 0x5B)
-        depths = self.depth + np.cumsum(np.where(opens, 1, -1))  # depth after each bracket
+        at, opens, depths, quotes = bracket_depths(data, self.depth)
+        # Held back: an unfinished string (from the last quote), else an unfinished number or
+        # literal (after the last delimiter); no bracket outside strings lies past either.
+        end = data.rfind(b'"') if quotes % 2 else 1 + max(map(data.rfind, _DELIMITERS))
         if depths.size and int(depths.max()) > self.max_depth:
             return None
         # Items open where depth reaches item_depth and close where it leaves it; they
