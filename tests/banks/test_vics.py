@@ -21,7 +21,7 @@ from safehold.banks.formats import ReadItem, read_vics, write_vics
 from safehold.banks.importing import import_bank_file
 from safehold.banks.models import BankEntry, Category, NewEntry
 from safehold.banks.service import BankService
-from safehold.errors import FormatError
+from safehold.errors import FormatError, InvalidInputError
 
 CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{}/$metadata#{}"
 
@@ -185,6 +185,33 @@ def test_import_detects_vics_and_reports_items(
         ("sha1", sha1_a): Category("vics-us", "1"),
         ("md5", md5_b): None,
     }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"value": 5}',
+        b'\xef\xbb\xbf  [{"MD5": "x"}]',
+        b'\n{"media": []}',
+        b'{"@odata": 1, "x": [1]}',
+    ],
+)
+def test_json_that_is_not_vics_is_refused_with_a_reason(
+    bank_service: BankService, body: bytes
+) -> None:
+    # JSON read as a plain list gave one bad row per line ("unknown signal type")
+    bank_service.create_bank("pv")
+    with pytest.raises(InvalidInputError, match=r'^j.json is JSON but not VICS JSON \(no "value"'):
+        import_bank_file(bank_service, "pv", io.BytesIO(body), name="j.json")
+    assert bank_service.get_bank("pv").entry_count == 0
+
+
+def test_a_csv_file_named_vics_gets_no_scheme_note(bank_service: BankService) -> None:
+    bank_service.create_bank("pv")
+    body = b"signal_type,signal_value\nmd5,d41d8cd98f00b204e9800998ecf8427e\n"
+    report = import_bank_file(bank_service, "pv", io.BytesIO(body), fmt="vics")
+    assert (report.added, report.error_count, report.notes) == (0, 1, [])
+    assert report.errors[0].message.startswith("malformed JSON before any media item")
 
 
 _DEEP_READ = """

@@ -259,7 +259,7 @@ def import_bank_file(
         batch_rows=batch_rows, _bytes_read=lambda: opened.stream.count,
     )  # fmt: skip
     report.fmt = opened.fmt
-    report.notes.extend(_vics_notes(opened.vics))
+    report.notes.extend(_vics_notes(opened.vics, report.added + report.duplicates))
     return report
 
 
@@ -291,15 +291,17 @@ def _import_with_parser(
     return ImportReport(
         added=added, duplicates=summary.valid - added, errors=summary.errors,
         error_count=summary.bad, resampled=summary.resampled, fmt=summary.fmt,
-        notes=_vics_notes(summary.vics), seconds=time.monotonic() - started,
+        notes=_vics_notes(summary.vics, summary.valid), seconds=time.monotonic() - started,
     )  # fmt: skip
 
 
-def _vics_notes(vics: VicsLayout | None) -> list[str]:
-    """What a report says about a VICS file: the scheme kept, PhotoDNA values skipped."""
+def _vics_notes(vics: VicsLayout | None, valid: int) -> list[str]:
+    """What a report says about a VICS file: the scheme its ``valid`` rows were kept in (no
+    note when none was read: a CSV file named ``--format vics`` is not a VICS file), PhotoDNA
+    values skipped."""
     if vics is None:
         return []
-    notes = [f"VICS categories kept in the scheme {vics.scheme}"]
+    notes = [f"VICS categories kept in the scheme {vics.scheme}"] if valid else []
     if vics.skipped_photodna:
         n = vics.skipped_photodna
         notes.append(

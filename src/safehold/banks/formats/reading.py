@@ -34,6 +34,7 @@ from safehold.banks.formats.plain import read_plain_rows
 from safehold.banks.formats.vics import (
     HEAD_BYTES,
     VicsLayout,
+    looks_like_json,
     looks_like_vics,
     read_vics_rows,
     vics_layout,
@@ -166,6 +167,11 @@ def open_bank_file(
         stream.count = len(head)
         rows = read_vics_rows(stream, builder, layout, head, vics_items)
         return BankFileRows("vics", rows, stream, layout)
+    if fmt is None and looks_like_json(head):
+        raise InvalidInputError(
+            f"{name} is JSON but not VICS JSON (no \"value\" array of media at its start); "
+            f"the formats read are {', '.join(FORMATS)}"
+        )
     # A line over 1 MiB only belongs in a CSV file (a vPDQ value on one line): the bound is
     # raised once the format is known to be CSV-like.
     limit = CSV_LINE_LIMIT if fmt in ("csv", "iwf") else PLAIN_LINE_LIMIT

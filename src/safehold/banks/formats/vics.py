@@ -89,6 +89,12 @@ def looks_like_vics(head: bytes) -> bool:
     )
 
 
+def looks_like_json(head: bytes) -> bool:
+    """True when ``head`` (the first bytes) opens a JSON object or array: no hash list of the
+    other formats starts with ``{`` or ``[``."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
 def vics_layout(head: bytes, category_scheme: str | None = None) -> VicsLayout:
     """Read the context from ``head``: ``#Cases`` files hold media under each case.
 
