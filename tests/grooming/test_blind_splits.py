@@ -1,5 +1,5 @@
 """The blind splits with their own template file written by someone who never read the
-detectors (``holdout3`` to ``holdout6``): each adds only its own wording, stays
+detectors (``holdout3`` to ``holdout7``): each adds only its own wording, stays
 disjoint from every other split and from the detector and training data, and generates.
 
 The detector data files are read here as plain text only, to check that no split line was
@@ -102,6 +102,28 @@ BLIND = {
             "sweet_talk": "flattery",
             "pic_rush": "flattery",
             "age_hop": "age_probing",
+        },
+        "negative_beats": (7, 10),
+    },
+    "holdout7": {
+        "seed": 10,
+        "paces": [3, 4, 7, 11, 12, 18],
+        "adult_lines": (130, 91),  # 13 banks of 10 templates; 10 situations of 9-10
+        "fillers": {
+            "lesson_master": "smalltalk_lesson",
+            "data_plug": "smalltalk_clan",
+            "form_mate": "smalltalk_schoolmate",
+            "snap_ask": None,
+            "empty_yard": None,
+            "bf_question": None,
+        },
+        "first_stage": {  # briefed: two or more open on other than age probing or flattery
+            "lesson_master": "flattery",
+            "data_plug": "gifts",
+            "form_mate": "age_probing",
+            "snap_ask": "image_request",
+            "empty_yard": "supervision_check",
+            "bf_question": "sexualising",
         },
         "negative_beats": (7, 10),
     },

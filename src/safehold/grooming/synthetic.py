@@ -18,7 +18,8 @@ that split is generated. ``holdout3`` (seed 6) is a third, written the same way 
 ``data/synthetic_holdout3.toml``; ``holdout4`` (seed 7) a fourth, in
 ``data/synthetic_holdout4.toml``; ``holdout5`` (seed 8) a fifth, in
 ``data/synthetic_holdout5.toml``; ``holdout6`` (seed 9) a sixth, in
-``data/synthetic_holdout6.toml``. See ``docs/grooming.md``.
+``data/synthetic_holdout6.toml``; ``holdout7`` (seed 10) a seventh, in
+``data/synthetic_holdout7.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ SPLITS = (
     "holdout4",
     "holdout5",
     "holdout6",
+    "holdout7",
 )
 SPLIT_SEEDS = {
     "train": 1,
@@ -57,6 +59,7 @@ SPLIT_SEEDS = {
     "holdout4": 7,
     "holdout5": 8,
     "holdout6": 9,
+    "holdout7": 10,
 }
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
@@ -69,6 +72,7 @@ DEFAULT_SIZES = {
     "holdout4": (200, 400),
     "holdout5": (200, 400),
     "holdout6": (200, 400),
+    "holdout7": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
 SPLIT_TEMPLATE_FILES = {
@@ -77,6 +81,7 @@ SPLIT_TEMPLATE_FILES = {
     "holdout4": "data/synthetic_holdout4.toml",
     "holdout5": "data/synthetic_holdout5.toml",
     "holdout6": "data/synthetic_holdout6.toml",
+    "holdout7": "data/synthetic_holdout7.toml",
 }
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
