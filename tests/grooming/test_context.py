@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from safehold.grooming.calibration import L2_BY_DETECTOR, LOWERING
-from safehold.grooming.features import FEATURE_NAMES, PEER_YEARS, Evidence
+from safehold.grooming.features import FEATURE_NAMES, NEW_ACCOUNT_DAYS, PEER_YEARS, Evidence
 from safehold.grooming.model import Conversation, Message, Participant
 from safehold.grooming.patterns import PatternDetector
-from safehold.grooming.risk import RiskModel, load_risk_model
+from safehold.grooming.risk import ACTIONS, RiskModel, load_risk_model
 from safehold.grooming.scoring import score_conversation
 
 Chat = Callable[..., Conversation]
@@ -122,3 +122,55 @@ def test_min_behaviours_per_detector() -> None:
     # embedding 2 in rounds 5-7; 1 since round 8 (the neighbour line model, docs/grooming.md)
     assert load_risk_model("embedding").min_behaviours == 1
     assert load_risk_model("pattern").min_behaviours == 1
+
+
+MUM = [
+    ("a", "hi sweetie, where are you"),
+    ("b", "at the park"),
+    ("a", "send me a picture so i know you're safe"),
+    ("a", "i'll pick you up at 6 outside the park"),
+]
+
+
+def test_a_participant_the_platform_marks_as_parent_is_family_context() -> None:
+    # a user test: a mother's account checking on her 9-year-old scored urgent whatever its role
+    for role, family in (("parent", 1.0), ("adult", 0.0), ("unknown", 0.0)):
+        people = [Participant("a", 39, role=role), Participant("b", 9)]
+        assert _features(MUM, people)["family"] == family, role
+    # the role of the other participant counts too (a parent copied into a coach's chat)
+    people = [Participant("a", 30), Participant("b", 9), Participant("p", 40, role="parent")]
+    assert _features(MUM, people)["family"] == 1.0
+
+
+def test_the_parent_role_lowers_the_score_and_says_why(chat: Chat) -> None:
+    plain = score_conversation(chat(MUM, a_age=39, b_age=9), PatternDetector())
+    conv = chat(MUM, a_age=39, b_age=9)
+    marked = Conversation.build(
+        conv.id, conv.messages, [Participant("a", 39, role="parent"), Participant("b", 9)]
+    )
+    risk = score_conversation(marked, PatternDetector())
+    assert risk.score < plain.score
+    assert ACTIONS.index(risk.action) < ACTIONS.index(plain.action)
+    assert "a participant is marked as a parent by the platform: lowers the risk" in risk.reasons
+    # damped, never cleared
+    assert risk.score > score_conversation(chat([("a", "hi")], a_age=39, b_age=9)).score
+
+
+def test_no_peer_without_another_participant() -> None:
+    # a user test: a one-person chat read "a appears to be a minor of about the same age"
+    lines = [("a", "im 12"), ("a", "how old are you")]
+    assert _features(lines, [Participant("a", 12)])["peer_minor"] == 0.0
+    assert _features(lines, [Participant("a", 12), Participant("b", 13)])["peer_minor"] == 1.0
+
+
+def test_a_new_account_is_given_as_a_reason(chat: Chat) -> None:
+    conv = chat([("a", "hey how old r u"), ("b", "13")])
+    new = Conversation.build(
+        conv.id, conv.messages, [Participant("a", account_age_days=2), Participant("b")]
+    )
+    old = Conversation.build(
+        conv.id, conv.messages, [Participant("a", account_age_days=400), Participant("b")]
+    )
+    reason = f"a's account is new (under {NEW_ACCOUNT_DAYS} days): raises the risk"
+    assert reason in score_conversation(new, PatternDetector()).reasons
+    assert reason not in score_conversation(old, PatternDetector()).reasons

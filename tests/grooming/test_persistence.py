@@ -45,7 +45,7 @@ def test_asking_again_after_refusals_escalates_to_review() -> None:
     assert monitor.evidence.persistence("a") == 3
     # the review warning at the third or fourth ask's refusal (then urgent, if it escalates)
     assert monitor.warnings[0].message_id in ("b2", "b3")
-    assert any("repeated requests 3 or more times" in r for r in monitor.risk.reasons)
+    assert any("repeated a request 3 or more times" in r for r in monitor.risk.reasons)
 
 
 def test_a_message_pasted_ten_thousand_times_is_bounded() -> None:

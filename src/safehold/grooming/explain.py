@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from safehold.grooming.features import (
     FEATURE_NAMES,
+    NEW_ACCOUNT_DAYS,
     PERSISTENCE_CAP,
     PRESENT,
     REQUESTS,
@@ -52,10 +53,13 @@ def reasons(evidence: Evidence, sender: str | None, escalation: tuple[str, ...])
         asked = sorted(n for n in REQUESTS if n in state.found and state.found[n].repeats)
         titles = ", ".join(INDICATORS.get(n).title for n in asked)
         more = " or more" if repeats >= PERSISTENCE_CAP else ""
-        lines.append(f"{sender} repeated requests {repeats}{more} times ({titles}): pressure")
+        times = "once" if repeats == 1 and not more else f"{repeats}{more} times"
+        lines.append(f"{sender} repeated a request {times} ({titles}): pressure")
     if len(escalation) >= 2:
         lines.append(f"escalates through {len(escalation)} stages: {' -> '.join(escalation)}")
     features = dict(zip(FEATURE_NAMES, evidence.features(sender), strict=True))
+    if features["new_account"]:
+        lines.append(f"{sender}'s account is new (under {NEW_ACCOUNT_DAYS} days): raises the risk")
     if features["age_gap"]:
         lines.append(f"{sender} appears to be an adult talking with a minor")
     elif features["partner_minor"]:
@@ -67,7 +71,10 @@ def reasons(evidence: Evidence, sender: str | None, escalation: tuple[str, ...])
         )
     if features["family"]:
         ids = [i for s in evidence.senders.values() for i in s.family_ids][:3]
-        lines.append(f"a family relationship is named ({', '.join(ids)}): lowers the risk")
+        if ids:
+            lines.append(f"a family relationship is named ({', '.join(ids)}): lowers the risk")
+        if evidence.parent_role():
+            lines.append("a participant is marked as a parent by the platform: lowers the risk")
     if features["peer_minor"]:
         lines.append(f"{sender} appears to be a minor of about the same age: lowers the risk")
     return tuple(lines)

@@ -38,6 +38,8 @@ REQUESTS = ("image_request", "sexualising")
 #: Declared ages at most this many years apart count as peers (``peer_minor``): one or two
 #: school years either way. A design choice of this engine (round 5), not from a paper.
 PEER_YEARS = 2
+#: An account younger than this many days is new (``new_account``; a design choice: one week).
+NEW_ACCOUNT_DAYS = 7
 #: Repeats of requests counted at most (the score is bounded however often a request is sent).
 PERSISTENCE_CAP = 3
 _EXCLUSIVITY = {n for n in RISK_INDICATORS if stage_of(n) == Stage.EXCLUSIVITY}
@@ -149,7 +151,9 @@ class Evidence:
         account = self.participants.get(sender)
         new_account = (
             1.0
-            if account and account.account_age_days is not None and account.account_age_days < 7
+            if account
+            and account.account_age_days is not None
+            and account.account_age_days < NEW_ACCOUNT_DAYS
             else 0.0
         )
         return [
@@ -212,17 +216,23 @@ class Evidence:
 
     def family_context(self) -> bool:
         """Someone in the conversation addressed the other as a relative or signed as one
-        (``family_relation``). A feature of this engine (fitted weight <= 0): it lowers the
-        risk, never clears it (relatives can groom, and a stranger can type "thanks uncle")."""
-        return any(s.family_ids for s in self.senders.values())
+        (``family_relation``), or the platform marks a participant as a parent (role
+        ``parent``: most chats of a parent's account with a minor are family ones). A feature
+        of this engine (fitted weight <= 0): it lowers the risk, never clears it (relatives
+        and parents can groom, and a stranger can type "thanks uncle")."""
+        return any(s.family_ids for s in self.senders.values()) or self.parent_role()
+
+    def parent_role(self) -> bool:
+        """A participant carries the platform role ``parent``."""
+        return any(p.role == "parent" for p in self.participants.values())
 
     def _peer_minor(self, sender: str, state: SenderEvidence) -> bool:
         """``sender`` is known to be a minor (declared age or role, or said a minor age in the
         chat) of an age close to the other's (within :data:`PEER_YEARS` where both declared
         one), and never claimed an adult age. Declared ages can be false (the fitted weight,
         <= 0, lowers the risk; it never clears it)."""
-        if state.adult_ids:
-            return False
+        if state.adult_ids or not any(pid != sender for pid in {*self.participants, *self.senders}):
+            return False  # no one else in the chat to be a peer of
         person = self.participants.get(sender)
         age = person.declared_age if person is not None else None
         if age is not None and age >= 18:
