@@ -227,6 +227,23 @@ def test_hit_carries_matched_words(pattern_detector: PatternDetector) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        # a user test: evidence read "do not tel anyone", "after schol", "kep this secret"
+        ("dont tell anyone ok", "do not tell anyone"),
+        ("see you after school", "after school"),
+        ("keep this secret", "keep this secret"),
+        ("k33p th1s s3cr3t", "keep this secret"),
+        ("we should meet up", "we should meet up"),
+    ],
+)
+def test_evidence_keeps_the_spelling(
+    pattern_detector: PatternDetector, text: str, evidence: str
+) -> None:
+    assert [h.evidence for h in pattern_detector.detect([text])[0]] == [evidence]
+
+
 def test_batch_keeps_order_and_empty_texts(pattern_detector: PatternDetector) -> None:
     result = pattern_detector.detect(["", "add me on kik", "\U0001f600"])
     assert result[0] == []

@@ -115,18 +115,33 @@ class PatternDetector(Detector):
         return self.corrector.correct(normalize(text))
 
     def _detect(self, texts: list[str]) -> list[list[Hit]]:
-        return [self._one(self.prepare(text)) for text in texts]
+        return [self._one(self.prepare(text), text) for text in texts]
 
-    def _one(self, plain: str) -> list[Hit]:
+    def _one(self, plain: str, text: str) -> list[Hit]:
         hits: list[Hit] = []
         if not plain:
             return hits
+        readable: list[str] | None = None
         for indicator in self.indicators:
             for pattern in indicator.patterns:
                 found = pattern.search(plain)
                 if found is None:
                     continue
                 if not any(x.search(plain) for x in indicator.excludes):
-                    hits.append(Hit(indicator.name, 1.0, found.group(0)))
+                    if readable is None:
+                        readable = normalize(text, plain=False).split()
+                    hits.append(Hit(indicator.name, 1.0, _evidence(plain, found, readable)))
                 break
         return hits
+
+
+def _evidence(plain: str, found: re.Match[str], readable: list[str]) -> str:
+    """The matched words as a reviewer can find them in the message: the same words of the
+    readable form (:func:`normalize` with ``plain=False``: spelling kept, ``school`` not the
+    squeezed ``schol``) where both forms have the same words, else the matched plain words."""
+    words = plain.split()
+    if len(words) != len(readable):
+        return found.group(0)
+    start = plain.count(" ", 0, found.start())
+    end = plain.count(" ", 0, max(found.end() - 1, found.start())) + 1
+    return " ".join(readable[start:end])
