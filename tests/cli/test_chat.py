@@ -111,5 +111,5 @@ def test_bad_jsonl_names_the_line(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": "c", "messages": []}\n{oops\n')
     result = runner.invoke(app, ["chat", "score", str(path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # line 1 was still scored (docs/grooming.md, Output)
     assert "line 2: not JSON" in result.output

@@ -83,13 +83,47 @@ class GroomingClassifier:
             features = tuple(document["features"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"grooming classifier file is damaged: {exc}") from None
-        if features != FEATURE_NAMES or len(self.idf) != len(self.vocabulary):
+        if features != FEATURE_NAMES:
             raise InvalidInputError(
                 "grooming classifier file does not match this Safehold's features; retrain it"
             )
+        self._check_shapes()
         self.document = document
         digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
         self.label = f"classifier-{digest[:12]}"
+
+    def _check_shapes(self) -> None:
+        """Refuse arrays of the wrong length or shape, and vocabulary ids out of range, so a
+        damaged file fails on load (not with an IndexError while scoring)."""
+        n_text, n_features = len(self.vocabulary), len(FEATURE_NAMES)
+        expected = {
+            "idf": (self.idf, n_text),
+            "text_coef": (self.text_coef, n_text),
+            "feature_coef": (self.feature_coef, n_features),
+            "feature_mean": (self.mean, n_features),
+            "feature_scale": (self.scale, n_features),
+        }
+        for name, (array, length) in expected.items():
+            if array.shape != (length,):
+                raise InvalidInputError(
+                    f"grooming classifier file is damaged: {name!r} has shape {array.shape}, "
+                    f"expected ({length},)"
+                )
+            if not np.all(np.isfinite(array)):
+                raise InvalidInputError(
+                    f"grooming classifier file is damaged: {name!r} holds a non-finite number"
+                )
+        if np.any(self.scale == 0):
+            raise InvalidInputError("grooming classifier file is damaged: 'feature_scale' has 0")
+        ids = list(self.vocabulary.values())
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or sorted(
+            ids
+        ) != list(range(n_text)):
+            raise InvalidInputError(
+                "grooming classifier file is damaged: 'vocabulary' ids are not 0..n-1, each once"
+            )
+        if not math.isfinite(self.intercept):
+            raise InvalidInputError("grooming classifier file is damaged: 'intercept'")
 
     @classmethod
     def train(

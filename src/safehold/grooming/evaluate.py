@@ -6,7 +6,8 @@ it counts as flagged when a warning was raised. Reported:
 * precision, recall, F1 and F0.5 per conversation, and per author (PAN-2012's unit: an author
   is flagged when they were the riskiest sender of a warning in any conversation; Inches &
   Crestani 2012). F0.5 weighs precision twice as much as recall, as PAN-2012 did.
-* false-positive rate on the non-grooming conversations, overall and per family.
+* false-positive rate on the non-grooming conversations, overall and per family, and recall
+  per family on the grooming ones (a family name may hold both kinds).
 * latency-weighted F1 (Sadeque, Xu & Bethard 2018, used for eSPD by Vogt et al. 2021):
   ``F_latency = F1 * speed``, ``speed = 1 - median(penalty(k))`` over flagged grooming
   conversations, ``penalty(k) = -1 + 2 / (1 + exp(-p (k - 1)))`` with k the messages read at
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from safehold.errors import InvalidInputError
 from safehold.grooming.detector import Detector, Hit
 from safehold.grooming.model import Conversation
 from safehold.grooming.risk import RiskModel, RiskThresholds
@@ -81,8 +83,9 @@ class EvaluationReport:
         return asdict(self)
 
 
-class _Replay(Detector):
-    """Serves hits computed in one batch, so monitors do not re-run the detector."""
+class BatchDetector(Detector):
+    """Serves hits computed in one batch, so monitors do not re-run the detector (texts not
+    in the batch are detected by ``inner`` on demand)."""
 
     def __init__(self, inner: Detector, texts: list[str]) -> None:
         self.name = inner.name  # type: ignore[misc]
@@ -115,13 +118,27 @@ def evaluate(
 ) -> EvaluationReport:
     """Stream every labelled conversation through a monitor and measure the results.
 
-    Conversations without a label are skipped.
+    Conversations without a label are skipped. Per-family rates read only the conversations
+    they are about: false positives the non-grooming ones of the family, recall its grooming
+    ones (a family name may hold both).
+
+    Raises:
+        InvalidInputError: no conversation is labelled (nothing to measure).
     """
     labelled = [c for c in conversations if c.label is not None]
-    replay = _Replay(detector or default_detector(), [m.text for c in labelled for m in c.messages])
+    if not labelled:
+        raise InvalidInputError(
+            f"none of the {len(conversations)} conversations is labelled; evaluation needs "
+            "labels ('label' in JSON Lines; --predators for PAN-2012 XML)"
+        )
+    replay = BatchDetector(
+        detector or default_detector(), [m.text for c in labelled for m in c.messages]
+    )
     tp = fp = fn = 0
-    families_total: dict[str, int] = defaultdict(int)
-    families_hit: dict[str, int] = defaultdict(int)
+    # family -> [conversations, flagged], grooming and other conversations apart (one family
+    # name may hold both: recall reads the grooming ones, false positives the others).
+    positive_families: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    negative_families: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     flagged_authors: set[str] = set()
     guilty: set[str] = set()
     authors: set[str] = set()
@@ -143,8 +160,11 @@ def evaluate(
         authors.update(conv.participants)
         guilty.update(conv.label.groomers)
         flagged_authors.update(w.risk.sender for w in monitor.warnings if w.risk.sender)
-        families_total[conv.label.family] += 1
-        families_hit[conv.label.family] += first is not None
+        counts = (positive_families if conv.label.grooming else negative_families)[
+            conv.label.family
+        ]
+        counts[0] += 1
+        counts[1] += first is not None
         if conv.label.grooming:
             if first is not None:
                 tp += 1
@@ -164,9 +184,6 @@ def evaluate(
         1.0 - statistics.median(latency_penalty(k, latency_p) for k, _ in reads) if reads else 0.0
     )
     shares = [k / n for k, n in reads]
-    neg_families = {
-        f for c in labelled if c.label and not c.label.grooming for f in [c.label.family]
-    }
     return EvaluationReport(
         conversations=len(labelled),
         grooming=len(grooming),
@@ -179,12 +196,10 @@ def evaluate(
         ),
         false_positive_rate=round(fp / negatives, 4) if negatives else 0.0,
         false_positive_rate_by_family={
-            f: round(families_hit[f] / families_total[f], 4) for f in sorted(neg_families)
+            f: round(hit / total, 4) for f, (total, hit) in sorted(negative_families.items())
         },
         recall_by_family={
-            f: round(families_hit[f] / families_total[f], 4)
-            for f in sorted(families_total)
-            if f not in neg_families
+            f: round(hit / total, 4) for f, (total, hit) in sorted(positive_families.items())
         },
         latency_p=round(latency_p, 6),
         speed=round(speed, 4),

@@ -12,6 +12,7 @@ offending field, never a crash.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,10 +58,21 @@ class Participant:
 
     def __post_init__(self) -> None:
         _check_id("participant id", self.id)
-        if self.declared_age is not None and not 0 <= self.declared_age <= 130:
+        age, account = self.declared_age, self.account_age_days
+        if age is not None and (not isinstance(age, int) or isinstance(age, bool)):
+            raise InvalidInputError(f"participant {self.id!r}: declared_age must be an integer")
+        if age is not None and not 0 <= age <= 130:
             raise InvalidInputError(f"participant {self.id!r}: declared_age must be 0-130")
-        if self.account_age_days is not None and self.account_age_days < 0:
+        if account is not None and (
+            not isinstance(account, int | float)
+            or isinstance(account, bool)
+            or not math.isfinite(account)
+        ):
+            raise InvalidInputError(f"participant {self.id!r}: account_age_days must be a number")
+        if account is not None and account < 0:
             raise InvalidInputError(f"participant {self.id!r}: account_age_days must be >= 0")
+        if not isinstance(self.role, str):
+            raise InvalidInputError(f"participant {self.id!r}: role must be a string")
         if self.role not in ROLES:
             known = ", ".join(sorted(ROLES))
             raise InvalidInputError(f"participant {self.id!r}: unknown role (known: {known})")
@@ -87,6 +99,8 @@ class Message:
         _check_id(f"message {self.id!r} sender", self.sender)
         if not isinstance(self.text, str):
             raise InvalidInputError(f"message {self.id!r}: text must be a string")
+        if self.time is not None and not isinstance(self.time, datetime):
+            raise InvalidInputError(f"message {self.id!r}: time must be a datetime")
         if len(self.text) > MAX_MESSAGE_CHARS:
             raise InvalidInputError(
                 f"message {self.id!r}: text longer than {MAX_MESSAGE_CHARS} characters"
@@ -108,6 +122,18 @@ class ConversationLabel:
     groomers: frozenset[str] = frozenset()
     family: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.grooming, bool):
+            raise InvalidInputError("label grooming must be a boolean")
+        if isinstance(self.groomers, str) or not all(isinstance(g, str) for g in self.groomers):
+            raise InvalidInputError("label groomers must be a set of participant ids")
+        if not isinstance(self.groomers, frozenset):
+            object.__setattr__(self, "groomers", frozenset(self.groomers))
+        if not isinstance(self.family, str):
+            raise InvalidInputError("label family must be a string")
+        if self.groomers and not self.grooming:
+            raise InvalidInputError("label groomers must be empty when grooming is false")
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -121,7 +147,8 @@ class Conversation:
         label: ground truth, if known.
 
     Raises:
-        InvalidInputError: on a bad id, duplicate message ids or an out-of-range field.
+        InvalidInputError: on a bad id, duplicate message ids, an out-of-range or mistyped
+            field, or label groomers that are neither participants nor senders.
     """
 
     id: str
@@ -143,6 +170,12 @@ class Conversation:
             if message.sender not in people:
                 people[message.sender] = Participant(message.sender)
         object.__setattr__(self, "participants", people)
+        unknown = sorted(self.label.groomers - people.keys()) if self.label else []
+        if unknown:
+            raise InvalidInputError(
+                f"conversation {self.id!r}: label groomers {', '.join(map(repr, unknown))} "
+                "are neither participants nor senders"
+            )
 
     @classmethod
     def build(
@@ -152,8 +185,19 @@ class Conversation:
         participants: Iterable[Participant] = (),
         label: ConversationLabel | None = None,
     ) -> Conversation:
-        """Build a conversation from iterables (participants given as a list)."""
-        return cls(conversation_id, tuple(messages), {p.id: p for p in participants}, label)
+        """Build a conversation from iterables (participants given as a list).
+
+        Raises:
+            InvalidInputError: as the constructor, or a participant id given twice.
+        """
+        people: dict[str, Participant] = {}
+        for person in participants:
+            if person.id in people:
+                raise InvalidInputError(
+                    f"conversation {conversation_id!r}: duplicate participant id {person.id!r}"
+                )
+            people[person.id] = person
+        return cls(conversation_id, tuple(messages), people, label)
 
     def senders(self) -> list[str]:
         """Participant ids in order of their first message."""
