@@ -5,7 +5,9 @@ calls in each worker process of ``safehold serve`` (settings from ``SAFEHOLD_*``
 
 Start-up opens the database and refuses to start on an unmigrated server database
 (:class:`~safehold.errors.DatabaseNotMigratedError`, with the ``safehold db upgrade`` hint); the
-embedded SQLite default is created and migrated as everywhere else. The index then loads in a
+embedded SQLite default is created and migrated as everywhere else. The grooming settings are
+checked (``api/conversation_engine.py``: a bad one is logged and keeps ``/readyz`` at 503;
+``safehold serve`` refuses to start on it). The index then loads in a
 background thread and follows the bank change log (``index_poll_seconds``); the webhook
 deliverer runs in another thread, and the exchange fetcher (``exchange_fetcher``,
 docs/exchanges.md) in a third. Shut-down stops them.
@@ -95,6 +97,9 @@ def create_app(
         engine = open_database(settings)  # DatabaseNotMigratedError: refuse to start
         state = ServiceState.build(settings, engine, workers=workers)
         app.state.safehold = state
+        # Bad grooming settings: logged, /readyz 503 and conversation routes 503 (``safehold
+        # serve`` refuses to start on them before any worker runs).
+        state.conversations.check()
         if background:
             loader = threading.Thread(
                 target=_load_index, args=(state,), name="safehold-index", daemon=True

@@ -3,7 +3,8 @@
 Each uvicorn worker builds one :class:`ServiceState` at start-up (``app.create_app``'s
 lifespan) and keeps it on ``app.state.safehold``. The matcher's index loads in a background
 thread (``/readyz`` answers 503 until it is ready) and then follows the bank change log; the
-webhook deliverer runs in another thread. Match events are recorded through
+webhook deliverer runs in another thread. The grooming engine (``conversations``) is built on
+the first conversation request. Match events are recorded through
 :class:`~safehold.api.metrics.CountingActionService`, which also counts them for ``/metrics``.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from safehold.actions import ActionService
+from safehold.api.conversation_engine import ConversationEngine
 from safehold.api.metrics import CountingActionService
 from safehold.auth import KeyService, RateLimiter
 from safehold.banks.service import BankService
@@ -47,6 +49,7 @@ class ServiceState:
     fetcher: UrlFetcher
     exchanges: ExchangeService
     streams: StreamStore
+    conversations: ConversationEngine
     workers: int = 1
     started_at: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -67,6 +70,7 @@ class ServiceState:
             fetcher=UrlFetcher(settings),
             exchanges=ExchangeService(engine, settings),
             streams=StreamStore(engine),
+            conversations=ConversationEngine(settings, engine),
             workers=workers,
         )
 

@@ -1,7 +1,10 @@
 """``safehold serve``: run the HTTP service (uvicorn, several worker processes).
 
 The database is checked first, so an unmigrated PostgreSQL database gives the usual
-``error: ... run `safehold db upgrade``` line and exit status 2 instead of a failing worker.
+``error: ... run `safehold db upgrade``` line and exit status 2 instead of a failing worker;
+so do grooming settings that could not score a conversation
+(:func:`safehold.api.conversation_engine.check_grooming_settings`: an unknown detector, a
+model file that is missing or not a classifier).
 Each worker builds the app with :func:`safehold.api.app.create_app_from_env` and learns the
 number of workers from :data:`safehold.api.app.WORKERS_ENV` (rate limits are split between
 them). ``PROMETHEUS_MULTIPROC_DIR`` points at a fresh temporary folder for the life of the
@@ -65,6 +68,17 @@ def _check_database(settings: Settings) -> int:
         engine.dispose()
 
 
+def _check_grooming(settings: Settings) -> None:
+    """Refuse grooming settings with which no conversation could be scored.
+
+    Raises:
+        GroomingSettingsError: naming the ``SAFEHOLD_GROOMING_*`` setting at fault.
+    """
+    from safehold.api.conversation_engine import check_grooming_settings
+
+    check_grooming_settings(settings)
+
+
 def serve(
     host: str | None = typer.Option(
         None, "--host", help="Address to listen on [default: SAFEHOLD_SERVE_HOST, 127.0.0.1]."
@@ -86,13 +100,15 @@ def serve(
     """Run the HTTP service: matching, banks, keys, metrics (see docs/service.md).
 
     Stops cleanly on Ctrl-C or SIGTERM. Exit status: 0 after a clean stop; 2 when the
-    database cannot be used (e.g. PostgreSQL needs `safehold db upgrade`).
+    database cannot be used (e.g. PostgreSQL needs `safehold db upgrade`) or a
+    SAFEHOLD_GROOMING_* setting is unusable (unknown detector, unreadable model file).
     """
     with handle_errors():
         settings = load_settings()
         if host is not None and not host.strip():
             raise InvalidInputError("--host must not be empty")
         live_keys = _check_database(settings)
+        _check_grooming(settings)
     host = host or settings.serve_host
     port = port or settings.serve_port
     workers = workers or settings.serve_workers

@@ -12,14 +12,16 @@ only (``api/schemas/conversations.py``). Clients may not delete: a participant's
 be able to erase the evidence about a conversation. Monitored conversations live in the
 database (``grooming.service``), so any worker can continue any conversation. Message texts
 are never logged or stored. The engine (the detector takes seconds to load when it is the
-embedding one) is built on the first request of each worker and shared.
+embedding one) is built on the first request of each worker and shared; bad grooming
+settings answer 503 ``configuration`` (``api/conversation_engine.py``).
+
+``warning`` means the same for every scope: on an append, the warning these messages raised
+(else null; act on it); on score and GET, the latest warning so far (else null).
 """
 
 from __future__ import annotations
 
-import threading
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from safehold.api.deps import MatchCaller, MatcherKey, StateDep, is_trusted
 from safehold.api.schemas.common import AUTH_RESPONSES, ErrorBody
@@ -31,8 +33,6 @@ from safehold.api.schemas.conversations import (
 )
 from safehold.api.state import ServiceState
 from safehold.auth import ApiKey
-from safehold.grooming.config import GroomingConfig
-from safehold.grooming.model import Conversation
 from safehold.grooming.service import Assessment, ConversationService
 
 router = APIRouter(
@@ -44,55 +44,38 @@ router = APIRouter(
     },
 )
 
-_SERVICE_ATTR = "safehold_conversations"
-_build_lock = threading.Lock()
-
 RiskAnswer = ConversationRiskPublic | ConversationDecision
 
 
-def conversation_service(request: Request, state: ServiceState) -> ConversationService:
+def conversation_service(state: ServiceState) -> ConversationService:
     """The worker's :class:`ConversationService`, built from the settings on first use.
 
     Raises:
-        NotFoundError / ConfigurationError: the configured detector is unknown or its extra
-            is missing (from :meth:`GroomingConfig.from_settings`).
+        ConfigurationError: the grooming settings do not give a working engine (503
+            ``configuration``, never a 4xx or 500: ``api/conversation_engine.py``).
     """
-    service: ConversationService | None = getattr(request.app.state, _SERVICE_ATTR, None)
-    if service is not None:
-        return service
-    with _build_lock:
-        service = getattr(request.app.state, _SERVICE_ATTR, None)
-        if service is None:
-            settings = state.settings
-            service = ConversationService(
-                state.engine,
-                GroomingConfig.from_settings(settings),
-                retention_days=settings.grooming_retention_days or None,
-            )
-            setattr(request.app.state, _SERVICE_ATTR, service)
-    return service
+    return state.conversations.service()
 
 
-def _answer(key: ApiKey, found: Assessment, warning: bool) -> RiskAnswer:
+def _answer(key: ApiKey, found: Assessment, *, append: bool) -> RiskAnswer:
+    """The answer in the key's shape. ``warning`` means the same for every scope: on an
+    append the warning these messages raised (else null); on score and GET the latest
+    warning so far (the last of ``warnings``, else null)."""
+    latest = found.warnings[-1] if found.warnings else None
+    warning = found.warning if append else latest
     if is_trusted(key):
-        return ConversationRiskPublic.build(
-            found.risk, found.warnings, found.warning if warning else None
-        )
-    latest = found.warning if warning else (found.warnings[-1] if found.warnings else None)
-    return ConversationDecision.build(found.risk, latest)
+        return ConversationRiskPublic.build(found.risk, found.warnings, warning)
+    return ConversationDecision.build(found.risk, warning)
 
 
 @router.post("/score", summary="Score a whole conversation", response_model=RiskAnswer)
-def score(body: ConversationIn, request: Request, state: StateDep, key: MatchCaller) -> RiskAnswer:
+def score(body: ConversationIn, state: StateDep, key: MatchCaller) -> RiskAnswer:
     """Score a conversation read message by message; ``warnings`` lists where a live monitor
-    would have warned. Nothing is stored."""
-    conv = Conversation.build(
-        body.id,
-        (m.to_domain() for m in body.messages),
-        (p.to_domain() for p in body.participants),
-    )
-    found = conversation_service(request, state).score(conv)
-    return _answer(key, found, warning=False)
+    would have warned, ``warning`` is the last of them. Nothing is stored. A ``label`` (as
+    ``safehold chat generate`` writes) is accepted and ignored; messages without an ``id`` are
+    numbered by position, skipping ids already taken."""
+    found = conversation_service(state).score(body.to_domain())
+    return _answer(key, found, append=False)
 
 
 @router.post(
@@ -102,16 +85,17 @@ def score(body: ConversationIn, request: Request, state: StateDep, key: MatchCal
     responses={409: {"model": ErrorBody, "description": "a message id was already appended"}},
 )
 def append_messages(
-    conversation_id: str, body: MessagesAppend, request: Request, state: StateDep, key: MatchCaller
+    conversation_id: str, body: MessagesAppend, state: StateDep, key: MatchCaller
 ) -> RiskAnswer:
     """Append messages (the conversation is created on its first append); answers the
-    current risk and, in ``warning``, a warning raised by these messages (else null)."""
-    found = conversation_service(request, state).append(
+    current risk and, in ``warning``, a warning raised by these messages (else null). Message
+    ids are required here: they make a retried batch a 409, not a second copy."""
+    found = conversation_service(state).append(
         conversation_id,
         [m.to_domain() for m in body.messages],
         [p.to_domain() for p in body.participants],
     )
-    return _answer(key, found, warning=True)
+    return _answer(key, found, append=True)
 
 
 @router.get(
@@ -120,11 +104,10 @@ def append_messages(
     response_model=RiskAnswer,
     responses={404: {"model": ErrorBody, "description": "no such conversation"}},
 )
-def get_conversation(
-    conversation_id: str, request: Request, state: StateDep, key: MatchCaller
-) -> RiskAnswer:
-    """The current risk and every warning so far (a ``client`` key: the latest warning)."""
-    return _answer(key, conversation_service(request, state).get(conversation_id), warning=False)
+def get_conversation(conversation_id: str, state: StateDep, key: MatchCaller) -> RiskAnswer:
+    """The current risk, every warning so far and, in ``warning``, the latest of them (a
+    ``client`` key: the latest warning only)."""
+    return _answer(key, conversation_service(state).get(conversation_id), append=False)
 
 
 @router.delete(
@@ -133,9 +116,7 @@ def get_conversation(
     summary="Forget a monitored conversation",
     responses={404: {"model": ErrorBody, "description": "no such conversation"}},
 )
-def delete_conversation(
-    conversation_id: str, request: Request, state: StateDep, _key: MatcherKey
-) -> Response:
+def delete_conversation(conversation_id: str, state: StateDep, _key: MatcherKey) -> Response:
     """Remove the conversation's stored evidence and message ids."""
-    conversation_service(request, state).delete(conversation_id)
+    conversation_service(state).delete(conversation_id)
     return Response(status_code=204)

@@ -2,7 +2,8 @@
 
 ``/healthz`` says the process answers; ``/readyz`` says it can match: the database answers and
 the index is loaded (503 until then, so a load balancer keeps traffic away from a worker that
-would otherwise answer "no match" for lack of an index).
+would otherwise answer "no match" for lack of an index), and conversations can be scored (503
+while the grooming settings are known to be bad: ``api/conversation_engine.py``).
 """
 
 from __future__ import annotations
@@ -37,5 +38,8 @@ def readyz(state: StateDep) -> JSONResponse:
     status = state.matcher.status()
     if not status.ready:
         reason = "index loading" if status.last_error is None else "index failed to load"
+        return JSONResponse({"status": "not_ready", "reason": reason}, 503)
+    if state.conversations.error is not None:  # the reason (paths) is in the log only
+        reason = "conversations cannot be scored: grooming settings invalid"
         return JSONResponse({"status": "not_ready", "reason": reason}, 503)
     return JSONResponse({"status": "ready", "change_seq": status.change_seq})
