@@ -169,7 +169,7 @@ def open_bank_file(
         return BankFileRows("vics", rows, stream, layout)
     if fmt is None and looks_like_json(head):
         raise InvalidInputError(
-            f"{name} is JSON but not VICS JSON (no \"value\" array of media at its start); "
+            f'{name} is JSON but not VICS JSON (no "value" array of media at its start); '
             f"the formats read are {', '.join(FORMATS)}"
         )
     # A line over 1 MiB only belongs in a CSV file (a vPDQ value on one line): the bound is
