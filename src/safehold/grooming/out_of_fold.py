@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from safehold.grooming.detector import Detector, Hit
-from safehold.grooming.embedding import MIN_WORDS, EmbeddingDetector
+from safehold.grooming.embedding import MIN_WORDS, EmbeddingDetector, message_segments
 from safehold.grooming.indicator_model import IndicatorModel, with_memory
 from safehold.grooming.model import Conversation
 from safehold.grooming.normalize import normalize
@@ -196,8 +196,14 @@ def replay_out_of_fold(
     table: dict[str, list[Hit]] = {
         text: list(hits) for text, hits in zip(texts, detector.context.detect(texts), strict=True)
     }
-    rows = [i for i, text in enumerate(texts) if len(text.split()) >= MIN_WORDS]
-    vectors = detector.embed([normalize(texts[i], plain=False) or "." for i in rows])
+    # each message and each of its sentences (message_segments), as the detector scores them
+    units = [
+        (i, part)
+        for i, text in enumerate(texts)
+        if len(text.split()) >= MIN_WORDS
+        for part in (text, *message_segments(text))
+    ]
+    vectors = detector.embed([normalize(part, plain=False) or "." for _, part in units])
     nearest = np.concatenate(
         [
             (vectors[i : i + 2048] @ fitted.pair_vectors.T).argmax(axis=1)
@@ -205,11 +211,17 @@ def replay_out_of_fold(
         ]
         or [np.zeros(0, dtype=np.int64)]
     )
-    message_fold = fitted.pair_fold[nearest]
+    unit_fold = fitted.pair_fold[nearest]
+    strongest: dict[tuple[int, str], Hit] = {}
     for k, model in enumerate(fitted.models):
-        chosen = np.nonzero(message_fold == k)[0]
+        chosen = np.nonzero(unit_fold == k)[0]
         for j, hits in zip(chosen, model.detect(vectors[chosen]), strict=True):
-            table[texts[rows[j]]].extend(hits)
+            for hit in hits:
+                key = (units[j][0], hit.indicator)
+                if key not in strongest or hit.strength > strongest[key].strength:
+                    strongest[key] = hit
+    for (i, _), hit in sorted(strongest.items(), key=lambda kv: kv[0]):
+        table[texts[i]].append(hit)
     return ReplayDetector(detector.name, table, detector)
 
 
