@@ -16,12 +16,13 @@ ASK = "are your parents home right now"
     ("text", "segments"),
     [
         (ASK, []),  # one sentence: only the whole message is scored
-        ("ok. " + ASK, [ASK]),  # "ok." is under three words
+        (f"{FILLER} {ASK}", []),  # 16 words: one thought, read whole
+        (f"ok. {FILLER} {ASK}", [FILLER, ASK]),  # "ok." is under three words
         (f"{FILLER} {FILLER} {ASK}", [FILLER, ASK]),  # repeated sentences scored once
-        (f"{ASK}\nlol\n{FILLER}", [ASK, FILLER]),  # line breaks cut too
+        (f"{ASK}\nlol\n{FILLER}", [ASK, FILLER]),  # line breaks cut too (17 words)
         (
-            "haha nice! send me a pic of your new haircut? ok",
-            ["send me a pic of your new haircut?"],
+            "haha nice! so what did you do at the weekend then? send me a pic of your new haircut",
+            ["so what did you do at the weekend then?", "send me a pic of your new haircut"],
         ),
     ],
 )
@@ -39,7 +40,7 @@ def test_a_long_run_is_scored_in_overlapping_windows() -> None:
     assert len(message_segments(many)) == MAX_SEGMENTS
 
 
-@pytest.mark.parametrize("filler", [1, 6, 150])
+@pytest.mark.parametrize("filler", [2, 6, 150])
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_padding_does_not_hide_a_request(
     embedding_detector: Detector, filler: int, where: str

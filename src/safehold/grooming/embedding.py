@@ -154,17 +154,24 @@ _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|[\r\n]+")
 #: A sentence longer than this many words is scored in windows of this many words, each
 #: overlapping the next by half (MiniLM reads at most 256 tokens of a text).
 SEGMENT_WORDS = 32
+#: Only a message of more than this many words is scored sentence by sentence: in a short one
+#: the sentences are one thought ("did the gift card arrive? your mum said you'd like it"), and
+#: scoring them apart lost that context (leaving one writer out, every multi-sentence message:
+#: 12 of 2,000 held negatives flagged against 6, no earlier warning; docs/grooming.md).
+SEGMENT_FROM_WORDS = 16
 #: Distinct sentences and windows scored per message, at most (a message is at most 10,000
 #: characters, so this bound is only reached by hundreds of distinct short sentences).
 MAX_SEGMENTS = 512
 
 
 def message_segments(text: str) -> list[str]:
-    """The parts of a message scored apart from the whole: its sentences of
-    :data:`MIN_WORDS` words or more (cut at ``.``, ``!``, ``?`` and line breaks), a sentence
-    over :data:`SEGMENT_WORDS` words as windows of that many words overlapping by half;
-    distinct, in order, at most :data:`MAX_SEGMENTS`. Empty when the message is one short
-    sentence (the whole message is always scored too)."""
+    """The parts of a message of more than :data:`SEGMENT_FROM_WORDS` words scored apart from
+    the whole: its sentences of :data:`MIN_WORDS` words or more (cut at ``.``, ``!``, ``?``
+    and line breaks), a sentence over :data:`SEGMENT_WORDS` words as windows of that many
+    words overlapping by half; distinct, in order, at most :data:`MAX_SEGMENTS`. Empty for a
+    shorter message or one short sentence (the whole message is always scored too)."""
+    if len(text.split()) <= SEGMENT_FROM_WORDS:
+        return []
     parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
     out: list[str] = []
     for part in parts:
