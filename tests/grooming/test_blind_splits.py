@@ -27,7 +27,7 @@ from tests.grooming.split_files import (
 )
 from typer.testing import CliRunner
 
-from safehold.cli.chat import _load
+from safehold.cli.chat import _read
 from safehold.cli.main import app
 from safehold.grooming.synthetic import (
     DEFAULT_SIZES,
@@ -395,5 +395,5 @@ def test_cli_generate_and_synthetic_source(split: str, tmp_path: Path) -> None:
     assert [row["id"] for row in rows[:2]] == [f"{split}-0", f"{split}-1"]
     assert sum(1 for row in rows if row["label"]["grooming"]) == 200
     # `synthetic:SPLIT` names the split for the CLI's data loader (generation only here)
-    loaded = _load([f"synthetic:{split}"], None)
+    loaded = _read([f"synthetic:{split}"], None)[1]
     assert [c.id for c in loaded] == [row["id"] for row in rows]

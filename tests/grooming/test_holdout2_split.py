@@ -16,7 +16,7 @@ from tests.grooming.split_files import (
 )
 from typer.testing import CliRunner
 
-from safehold.cli.chat import _load
+from safehold.cli.chat import _read
 from safehold.cli.main import app
 from safehold.grooming.indicators import RISK_INDICATORS
 from safehold.grooming.synthetic import (
@@ -165,7 +165,7 @@ def test_cli_generate_and_evaluate_source(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [row["id"] for row in rows[:2]] == ["holdout2-0", "holdout2-1"]
     # `chat evaluate synthetic:holdout2` reads the split through the same loader
-    loaded = _load([f"synthetic:{SPLIT}"], None)
+    loaded = _read([f"synthetic:{SPLIT}"], None)[1]
     assert [c.id for c in loaded] == [row["id"] for row in rows]
 
 
