@@ -44,11 +44,12 @@ def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 
 def test_seen_splits_are_an_allow_list() -> None:
-    # every split up to holdout5, in order; holdout6 (blind until round 8's run) is not fitted on
-    assert SPLITS[: SPLITS.index("holdout5") + 1] == SEEN_SPLITS
-    assert "holdout6" in SPLITS
-    assert "holdout6" not in SEEN_SPLITS
-    assert HELD_WRITERS == ("holdout5", "holdout4", "holdout3", "holdout2")
+    # every split up to holdout6, in order (holdout6 seen since round 9); a split registered
+    # after it (the next blind test) is not fitted on, whether or not it is registered yet
+    assert SPLITS[: SPLITS.index("holdout6") + 1] == SEEN_SPLITS
+    assert not set(SPLITS) - set(SEEN_SPLITS) - {"holdout7"}
+    assert "holdout7" not in SEEN_SPLITS
+    assert HELD_WRITERS == ("holdout6", "holdout5", "holdout4", "holdout3", "holdout2")
     assert set(FIT_SPLITS) <= set(SEEN_SPLITS)
     assert all(set(splits) <= set(SEEN_SPLITS) for splits in RISK_SPLITS.values())
     assert set(HELD_WRITERS) <= set(SEEN_SPLITS) - set(BASE_SPLITS)
@@ -134,9 +135,25 @@ def test_unknown_writer_is_refused() -> None:
 
 
 def test_packaged_prior_shift_per_detector() -> None:
-    # round 8: ln 0.25 on the embedding path (rounds 6-7: ln 0.375); a score of 6/7 becomes 0.6
+    # round 9: ln 0.2 on the embedding path (round 8: ln 0.25, rounds 6-7: ln 0.375); a score
+    # of 15/17 becomes 0.6
     shift = calibration.PRIOR_SHIFT["embedding"]
-    assert shift == pytest.approx(math.log(0.25), abs=1e-12)
-    odds = (6 / 7) / (1 / 7) * math.exp(shift)
+    assert shift == pytest.approx(math.log(0.2), abs=1e-12)
+    odds = (15 / 17) / (2 / 17) * math.exp(shift)
     assert odds / (1 + odds) == pytest.approx(0.6, abs=1e-12)
     assert "pattern" not in calibration.PRIOR_SHIFT
+
+
+def test_embedding_prefix_samples_start_at_one_behaviour(small_train: list[Conversation]) -> None:
+    # round 9: the embedding path's risk model also reads grooming prefixes in which the
+    # groomer shows one behaviour so far; the pattern path keeps two (rounds 3-8)
+    assert calibration.MIN_PREFIX_BY_DETECTOR == {"embedding": 1}
+    assert calibration.MIN_PREFIX_INDICATORS == 2
+    detector = PatternDetector()
+    distinct = calibration.FEATURE_NAMES.index("distinct_indicators")
+    x2, y2 = calibration.sender_samples(small_train, detector, calibration.PREFIXES, 2)
+    x1, y1 = calibration.sender_samples(small_train, detector, calibration.PREFIXES, 1)
+    assert (len(x2), int(y2.sum())) == (255, 135)
+    assert (len(x1), int(y1.sum())) == (276, 156)
+    # the 21 extra samples are groomers' prefixes with exactly one behaviour
+    assert int((x1[:, distinct] == 1).sum()) - int((x2[:, distinct] == 1).sum()) == 21

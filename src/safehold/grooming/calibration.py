@@ -31,6 +31,7 @@ from safehold.grooming.detector import Detector, get_detector
 from safehold.grooming.features import FEATURE_NAMES, Evidence
 from safehold.grooming.model import Conversation
 from safehold.grooming.risk import RISK_MODEL_FORMAT, RiskModel
+from safehold.grooming.synthetic import SPLITS
 
 #: Prefix shares of grooming conversations added as extra training samples (chosen on dev,
 #: docs/grooming.md: earlier prefixes teach the model to rate partial evidence).
@@ -40,6 +41,16 @@ PREFIXES = (0.4, 0.6, 0.8)
 #: "how old are you" is review-level (0.67) and, on the embedding path, that a compliment on an
 #: adult friend's photo is too (dev adults 7 %). Chosen on dev (docs/grooming.md).
 MIN_PREFIX_INDICATORS = 2
+#: :data:`MIN_PREFIX_INDICATORS` per detector where it differs (round 9; docs/grooming.md,
+#: "Round 9"). Embedding 1: its prefix samples are kept from the sender's first behaviour on,
+#: so the risk model learns that one behaviour found early is already evidence. Leaving one
+#: writer out (five writers, 2,000 held negatives) it moved the frontier of false positives
+#: against median read about six points earlier: at 6 flagged negatives 52.3 % against
+#: 58.2 %, at 9 50.2 % against 56.1 %, at 13-15 49.6 % against 54.5 % (the prior shift,
+#: :data:`PRIOR_SHIFT`, chooses the point). Rounds 3-5 rejected such prefixes on dev (above);
+#: with the round-8 line model and a stronger prior shift the held writers' negatives stay
+#: flagged at 0.65 %. The pattern path keeps 2 (not re-measured).
+MIN_PREFIX_BY_DETECTOR = {"embedding": 1}
 DEFAULT_L2 = 10.0
 #: L2 strength per detector (round 5; docs/grooming.md). Embedding, fitted on out-of-fold
 #: hits with :data:`MIN_BEHAVIOURS` 2: 1. Leaving one family out, 1 against 3 gave pooled
@@ -83,15 +94,21 @@ CONFIDENT = {"embedding": 0.6}
 #: Round 8: ``ln(0.25)`` (a score of 0.857 becomes 0.6) with the neighbour line model: leaving
 #: one writer out, ``ln(0.3)`` flagged 17 of the 1,600 held negatives, ``ln(0.25)`` 16 (1.0 %)
 #: and ``ln(0.2)`` 9, but there holdout3's F0.5 fell to 0.899; docs/grooming.md, "Round 8".
-PRIOR_SHIFT = {"embedding": math.log(0.25)}
+#: Round 9: ``ln(0.2)`` (a score of 15/17, 0.882, becomes 0.6) with one-behaviour prefix samples
+#: (:data:`MIN_PREFIX_BY_DETECTOR`), which raise the scores: leaving five writers out, ``ln
+#: 0.25`` flagged 22 of the 2,000 held negatives (1.1 %), ``ln 0.2`` 13 (0.65 %; median read
+#: 49.6 %), ``ln 0.175`` 9 (50.2 %), ``ln 0.125`` 6 (52.3 %); docs/grooming.md, "Round 9".
+PRIOR_SHIFT = {"embedding": math.log(0.2)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
 #: The synthetic splits that are seen (round 7: ``holdout4`` since its blind run in round 6;
-#: round 8: ``holdout5`` since its blind run in round 7): the only ones any fit may read. An
-#: allow-list, so a blind split registered later is never fitted on by accident.
-SEEN_SPLITS = ("train", "dev", "eval", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
+#: round 8: ``holdout5`` since its blind run in round 7; round 9: ``holdout6`` since its blind
+#: run in round 8): the only ones any fit may read. An allow-list, so a blind split registered
+#: later is never fitted on by accident: every split up to the last seen one, in order.
+LAST_SEEN_SPLIT = "holdout6"
+SEEN_SPLITS = SPLITS[: SPLITS.index(LAST_SEEN_SPLIT) + 1]
 #: The splits written in ``data/synthetic.toml`` (one writer's wording over rounds 1-5).
 BASE_SPLITS = ("train", "dev", "eval", "holdout")
 #: The template splits the packaged line model reads (round 6: every seen split; rounds 6-7 took
@@ -205,7 +222,8 @@ def fit_risk_model(
     """
     if l2 is None:
         l2 = L2_BY_DETECTOR.get(detector.name, DEFAULT_L2)
-    x, y = sender_samples(conversations, detector, PREFIXES, MIN_PREFIX_INDICATORS)
+    minimum = MIN_PREFIX_BY_DETECTOR.get(detector.name, MIN_PREFIX_INDICATORS)
+    x, y = sender_samples(conversations, detector, PREFIXES, minimum)
     signs = np.array(
         [-1.0 if n in LOWERING else 0.0 if n == "escalation" else 1.0 for n in FEATURE_NAMES]
     )
