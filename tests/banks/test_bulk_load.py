@@ -94,6 +94,27 @@ def test_a_transaction_takes_several_batches_from_the_reader(
     assert stored == [v for chunk in inserts for v in sorted(chunk, key=_digest)]
 
 
+def test_postgresql_transactions_are_capped_so_other_writers_wait_less(
+    bank_service: BankService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each transaction holds the change-log lock through its insert: a single add to any bank
+    # waited up to 12 s behind 500,000-row transactions (docs/banks.md)
+    from safehold.banks import bulk_load
+
+    monkeypatch.setattr(bulk_load, "POSTGRESQL_ROWS_PER_TRANSACTION", 4)
+    bank_service.create_bank("b")
+    rows = [("md5", f"{i:032x}", None, None, "test", "") for i in range(1, 11)]
+    seen: list[tuple[int, int]] = []
+    added = bulk_load.load_rows(
+        bank_service.engine, "b", rows, batch_rows=6, on_batch=lambda *a: seen.append(a)
+    )
+    assert added == 10
+    if bank_service.engine.dialect.name == "postgresql":
+        assert seen == [(4, 4), (8, 8), (10, 10)]
+    else:  # SQLite keeps large transactions (each commit rewrites the index pages it touched)
+        assert seen == [(6, 6), (10, 10)]
+
+
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
@@ -177,6 +198,20 @@ def test_load_keys_tell_a_repeat_of_an_earlier_transaction_only() -> None:
     ]
     with pytest.raises(ValueError, match="SHA-256"):
         digest_keys([(0, "md5", "", b"short", None, None, None, "", "")])
+
+
+def test_load_keys_match_a_brute_force_search_over_many_transactions() -> None:
+    import random
+
+    from safehold.banks.bulk_load import LoadKeys
+
+    rng = random.Random(3)
+    keys, sent = LoadKeys(), set()
+    for _ in range(60):
+        values = [str(rng.randrange(2_000)).encode() for _ in range(rng.randrange(0, 40))]
+        chunks = _keys(*values) if values else []
+        assert keys.add(chunks) is bool(sent & set(values)), values
+        sent |= set(values)
 
 
 def test_a_load_into_an_empty_bank_inserts_plainly_until_a_repeat_or_a_stored_key(

@@ -51,6 +51,13 @@ from safehold.storage.tables import bank_entries, banks
 
 #: Rows per transaction.
 ROWS_PER_TRANSACTION = 500_000
+#: Rows per transaction on PostgreSQL, at most (a smaller ``batch_rows`` is kept). Each
+#: transaction holds the change-log lock through its insert, so every other writer (a single
+#: entry added to any bank) waits up to one transaction. On a 2-core machine, 5M rows into a new
+#: bank with one add every 0.25 s beside it (``benchmarks/import_contention.py``): 500,000 rows,
+#: import 108-110 s, longest add 11.6-12.3 s; 250,000: 106.7 s, 6.1 s; 100,000: 114-120 s,
+#: 3.1-3.3 s (smaller transactions cost the load more; docs/banks.md).
+POSTGRESQL_ROWS_PER_TRANSACTION = 250_000
 #: Rows per batch handed from the reader thread (a transaction takes several).
 CHUNK_ROWS = 50_000
 #: Batches read ahead of the database (bounds memory: about 50 MB per 100,000 rows; one more
@@ -139,8 +146,9 @@ def load_rows(
     batch_rows: int = ROWS_PER_TRANSACTION,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Add validated rows to bank ``bank_name``, one transaction per ``batch_rows`` rows
-    (handed over from the reader thread in batches of at most :data:`CHUNK_ROWS`);
+    """Add validated rows to bank ``bank_name``, one transaction per ``batch_rows`` rows (on
+    PostgreSQL at most :data:`POSTGRESQL_ROWS_PER_TRANSACTION`), handed over from the reader
+    thread in batches of at most :data:`CHUNK_ROWS`;
     return how many were added (duplicates of stored entries, or within the input, are skipped).
 
     ``rows`` is consumed on a reader thread (keep it free of thread-bound state).
@@ -153,6 +161,8 @@ def load_rows(
     """
     bank_id, name, default = bank_target(engine, bank_name)
     added = written = 0
+    if engine.dialect.name == "postgresql":
+        batch_rows = min(batch_rows, POSTGRESQL_ROWS_PER_TRANSACTION)
     chunk_rows = min(batch_rows, CHUNK_ROWS)
     # PostgreSQL: the reader thread may read a whole transaction ahead, so the server's
     # insert of one transaction overlaps the parsing of the next (see the module doc).
@@ -213,20 +223,23 @@ class LoadKeys:
     A key is the first 8 bytes of a value digest (SHA-256; :func:`digest_keys`), signal type
     left out: a repeat is never missed, and a false one (two values sharing 64 bits, or one
     value under two signal types) only sends that transaction the slower, always-correct way.
-    Kept as one sorted ``uint64`` array per transaction: 40 MB for 5M rows.
+    Kept as one sorted ``uint64`` array: 40 MB for 5M rows (80 MB while a transaction's keys
+    are merged in). A transaction's keys are looked up in it by binary search, then merged
+    (a stable sort of two sorted runs is one linear merge), so each transaction costs
+    O(n log N + N) whatever the number of transactions before it.
     """
 
     def __init__(self) -> None:
-        self._sent: list[np.ndarray] = []
+        self._sent: np.ndarray = np.empty(0, "<u8")
 
     def add(self, keys: list[np.ndarray]) -> bool:
         """Record a transaction's keys (its chunks' :func:`digest_keys`); True when one of them
         may repeat a key recorded before (a repeat inside this transaction is the insert's to
         settle, so it does not count)."""
         joined = np.sort(np.concatenate(keys)) if keys else np.empty(0, "<u8")
-        repeats = any(_shares(joined, sent) for sent in self._sent)
+        repeats = _shares(joined, self._sent)
         if joined.size:
-            self._sent.append(joined)
+            self._sent = np.sort(np.concatenate((self._sent, joined)), kind="stable")
         return repeats
 
 
