@@ -28,8 +28,8 @@ import time
 
 from sqlalchemy import Engine
 
-from safehold.errors import ConfigurationError, SafeholdError
-from safehold.grooming.config import AUTO_DETECTOR, GroomingConfig
+from safehold.errors import ConfigurationError, NotFoundError, SafeholdError
+from safehold.grooming.config import GroomingConfig, check_detector_name
 from safehold.grooming.model import Message
 from safehold.grooming.scoring import ConversationMonitor
 from safehold.grooming.service import ConversationService
@@ -70,16 +70,11 @@ def _has(module: str) -> bool:
 
 
 def _check_detector(settings: Settings) -> None:
-    import safehold.grooming.embedding
-    import safehold.grooming.patterns  # noqa: F401  (registers the detectors)
-    from safehold.grooming.detector import DETECTORS
-
     name = settings.grooming_detector
-    known = sorted({AUTO_DETECTOR, *DETECTORS.names()})
-    if name not in known:
-        raise GroomingSettingsError(
-            DETECTOR_SETTING, f"unknown grooming detector {name!r} (known: {', '.join(known)})"
-        )
+    try:
+        check_detector_name(name)
+    except NotFoundError as exc:
+        raise GroomingSettingsError(DETECTOR_SETTING, str(exc)) from exc
     if name != "embedding":
         return  # ``auto`` falls back to the pattern detector without the extra
     backend = _has("onnxruntime") if settings.grooming_embedding_onnx else False

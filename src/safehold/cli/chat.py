@@ -21,14 +21,13 @@ import typer
 from rich.table import Table
 
 from safehold.cli.common import display_text, handle_errors, load_settings, make_console
-from safehold.errors import FormatError, InvalidInputError, NotFoundError
+from safehold.errors import FormatError, InvalidInputError
 from safehold.grooming.synthetic import SPLITS
 
 if TYPE_CHECKING:
     from safehold.grooming.config import GroomingConfig
     from safehold.grooming.model import Conversation
     from safehold.grooming.risk import ConversationRisk
-    from safehold.settings import Settings
 
 app = typer.Typer(
     help="Score conversations for grooming risk (for human review).", no_args_is_help=True
@@ -49,30 +48,13 @@ SKEPTICISM_HELP = (
     "Messages at review level before an early warning (>= 1; default SAFEHOLD_GROOMING_SKEPTICISM)."
 )
 DATA_HELP = f"Files, or synthetic:SPLIT (one of {', '.join(SPLITS)}), chatterbot:train|dev|eval."
-AUTO_DETECTOR = "auto"
-
-
-def _check_detector(settings: Settings, name: str | None) -> None:
-    """Refuse an unknown detector name, listing every name the option takes (``auto`` too).
-
-    Raises:
-        NotFoundError: ``unknown grooming detector 'x' (known: auto, embedding, pattern)``.
-    """
-    import safehold.grooming.embedding
-    import safehold.grooming.patterns  # noqa: F401  (importing registers the built-ins)
-    from safehold.grooming.detector import DETECTORS
-
-    chosen = name or settings.grooming_detector
-    known = sorted({AUTO_DETECTOR, *DETECTORS.names()})
-    if chosen not in known:
-        raise NotFoundError(f"unknown grooming detector {chosen!r} (known: {', '.join(known)})")
 
 
 def _config(detector: str | None, model: Path | None, skepticism: int | None) -> GroomingConfig:
-    from safehold.grooming.config import GroomingConfig
+    from safehold.grooming.config import GroomingConfig, check_detector_name
 
     settings = load_settings()
-    _check_detector(settings, detector)
+    check_detector_name(detector or settings.grooming_detector)
     return GroomingConfig.from_settings(
         settings, detector=detector, model_path=model, skepticism=skepticism
     )
@@ -360,11 +342,11 @@ def train(
     the rest trained on (exit status 1).
     """
     from safehold.grooming.classifier import GroomingClassifier
-    from safehold.grooming.config import detector_from_settings
+    from safehold.grooming.config import check_detector_name, detector_from_settings
 
     with handle_errors():
         settings = load_settings()
-        _check_detector(settings, detector)
+        check_detector_name(detector or settings.grooming_detector)
         _check_output_folder(output)
         items, conversations = _read(data, predators)
         if not conversations and items:

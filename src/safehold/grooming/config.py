@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safehold.errors import ConfigurationError
+from safehold.errors import ConfigurationError, NotFoundError
 from safehold.grooming.detector import Detector, get_detector
 from safehold.grooming.risk import RiskThresholds
 
@@ -31,6 +31,22 @@ log = logging.getLogger(__name__)
 AUTO_DETECTOR = "auto"
 
 
+def check_detector_name(name: str) -> None:
+    """Refuse a detector name no setting or option takes, listing every one that is taken
+    (:data:`AUTO_DETECTOR` too, which the detector registry does not hold).
+
+    Raises:
+        NotFoundError: ``unknown grooming detector 'x' (known: auto, embedding, pattern)``.
+    """
+    import safehold.grooming.embedding
+    import safehold.grooming.patterns  # noqa: F401  (importing registers the built-ins)
+    from safehold.grooming.detector import DETECTORS
+
+    known = sorted({AUTO_DETECTOR, *DETECTORS.names()})
+    if name not in known:
+        raise NotFoundError(f"unknown grooming detector {name!r} (known: {', '.join(known)})")
+
+
 def detector_from_settings(settings: Settings, name: str | None = None) -> Detector:
     """The detector named ``name`` (default ``settings.grooming_detector``): ``pattern``,
     ``embedding`` (built with the embedding settings: ONNX or torch backend, model cache under
@@ -41,6 +57,7 @@ def detector_from_settings(settings: Settings, name: str | None = None) -> Detec
         ConfigurationError: ``embedding`` was named and its extra is missing, or bad layers.
     """
     name = name or settings.grooming_detector
+    check_detector_name(name)
     if name not in ("embedding", AUTO_DETECTOR):
         return get_detector(name)
     options: dict[str, object] = {
