@@ -72,3 +72,57 @@ def test_needs_both_classes(small_train: list[Conversation]) -> None:
     negatives = [c for c in small_train if c.label and not c.label.grooming]
     with pytest.raises(InvalidInputError, match="both"):
         GroomingClassifier.train(negatives, PatternDetector())
+
+
+class _Versioned:
+    """A detector stand-in with only a version (the mismatch check reads nothing else)."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+
+def test_detector_mismatch_is_named(small_train: list[Conversation], tmp_path: Path) -> None:
+    """A user test: a classifier trained with one detector scored with another, unwarned."""
+    from typer.testing import CliRunner
+
+    from safehold.cli.main import app
+
+    detector = PatternDetector()
+    model = GroomingClassifier.train(small_train, detector)
+    assert model.detector_mismatch(detector) is None
+    other_kind = model.detector_mismatch(_Versioned("embedding-minilm-0123456789ab-l6"))  # type: ignore[arg-type]
+    assert other_kind is not None
+    assert "trained with the pattern detector" in other_kind
+    assert "--detector embedding" in other_kind
+    refitted = model.detector_mismatch(_Versioned("pattern-000000000000"))  # type: ignore[arg-type]
+    assert refitted is not None
+    assert "pattern-000000000000" in refitted
+    assert detector.version in refitted
+
+    # the CLI says so on stderr and still scores
+    document = dict(model.document)
+    document["detector"] = "embedding-minilm-0123456789ab-l6"
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(document))
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(
+        json.dumps(
+            {
+                "id": "c1",
+                "messages": [
+                    {"id": "m1", "sender": "a", "text": "hi how was school"},
+                    {"id": "m2", "sender": "b", "text": "fine thanks"},
+                ],
+            }
+        )
+        + "\n"
+    )
+    options = ["--detector", "pattern", "--model", str(path), "--format", "json"]
+    result = CliRunner().invoke(app, ["chat", "score", str(chat), *options])
+    assert result.exit_code == 0, result.output
+    assert "warning: the grooming classifier was trained with the embedding detector" in (
+        result.stderr
+    )
+    scored = json.loads(result.stdout.splitlines()[0])
+    assert scored["conversation_id"] == "c1"
+    assert scored["model"].endswith(GroomingClassifier.load(path).label)

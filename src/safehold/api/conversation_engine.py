@@ -203,6 +203,8 @@ class ConversationEngine:
             check_grooming_settings(self.settings)
             config = GroomingConfig.from_settings(self.settings)
             _probe(config)
+            for warning in config.warnings:
+                log.warning("grooming: %s", warning)
         except GroomingSettingsError as exc:
             log.error("conversations cannot be scored: %s", exc.message)
             self.error = exc.message

@@ -55,9 +55,12 @@ def _config(detector: str | None, model: Path | None, skepticism: int | None) ->
 
     settings = load_settings()
     check_detector_name(detector or settings.grooming_detector)
-    return GroomingConfig.from_settings(
+    config = GroomingConfig.from_settings(
         settings, detector=detector, model_path=model, skepticism=skepticism
     )
+    for warning in config.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return config
 
 
 def _read(

@@ -196,6 +196,30 @@ class GroomingClassifier:
             }
         )
 
+    def detector_mismatch(self, detector: Detector) -> str | None:
+        """Why scoring with ``detector`` differs from how this classifier was trained, or None.
+
+        The classifier's indicator features were computed by the detector it was trained with
+        (its ``version``, kept in the file); another kind of detector (``pattern`` against
+        ``embedding``) gives features of another distribution, and another version of the same
+        kind (a refitted pattern table or line model) shifts them. Either way the probability is
+        no longer calibrated, so the caller warns; the classifier still scores.
+        """
+        trained = str(self.document.get("detector", ""))
+        if not trained or trained == detector.version:
+            return None
+        kind, trained_kind = _detector_kind(detector.version), _detector_kind(trained)
+        if kind != trained_kind:
+            return (
+                f"the grooming classifier was trained with the {trained_kind} detector but "
+                f"conversations are scored with the {kind} detector: its indicator features "
+                f"differ, so its scores are not calibrated; retrain it with --detector {kind}"
+            )
+        return (
+            f"the grooming classifier was trained with {trained}, conversations are scored "
+            f"with {detector.version}: retrain it to keep its scores calibrated"
+        )
+
     def counts(self, text: str) -> Counter[int]:
         """Vocabulary ids of one message's n-grams, counted (add these up per sender)."""
         return Counter(self.vocabulary[g] for g in ngrams(text) if g in self.vocabulary)
@@ -242,3 +266,8 @@ class GroomingClassifier:
         if not isinstance(document, dict):
             raise InvalidInputError(f"{path}: not a grooming classifier file")
         return cls(document)
+
+
+def _detector_kind(version: str) -> str:
+    """``pattern-1a2b...`` -> ``pattern``; ``embedding-minilm-...`` -> ``embedding``."""
+    return version.split("-", 1)[0].split("+", 1)[0]

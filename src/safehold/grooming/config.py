@@ -83,6 +83,15 @@ class GroomingConfig:
     skepticism: int
     classifier: GroomingClassifier | None = None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a user should know before trusting the scores: a classifier trained with
+        another detector than the one configured (:meth:`GroomingClassifier.detector_mismatch`)."""
+        if self.classifier is None:
+            return ()
+        mismatch = self.classifier.detector_mismatch(self.detector)
+        return (mismatch,) if mismatch else ()
+
     @classmethod
     def from_settings(
         cls,
