@@ -1,5 +1,5 @@
 """The blind splits with their own template file written by someone who never read the
-detectors (``holdout3`` to ``holdout7``): each adds only its own wording, stays
+detectors (``holdout3`` to ``holdout8``): each adds only its own wording, stays
 disjoint from every other split and from the detector and training data, and generates.
 
 The detector data files are read here as plain text only, to check that no split line was
@@ -124,6 +124,28 @@ BLIND = {
             "snap_ask": "image_request",
             "empty_yard": "supervision_check",
             "bf_question": "sexualising",
+        },
+        "negative_beats": (7, 10),
+    },
+    "holdout8": {
+        "seed": 11,
+        "paces": [3, 5, 8, 10, 13, 17],
+        "adult_lines": (130, 90),  # 13 banks of 10 templates; 10 situations of 9
+        "fillers": {
+            "fellowship_helper": "smalltalk_fellowship",
+            "tandem_buddy": "smalltalk_tandem",
+            "scout_eye": "smalltalk_scout",
+            "quiet_deal": None,
+            "new_normal": None,
+            "old_enough": None,
+        },
+        "first_stage": {  # briefed: six different stages, three or more not age or flattery
+            "fellowship_helper": "isolation",
+            "tandem_buddy": "platform_move",
+            "scout_eye": "meeting",
+            "quiet_deal": "secrecy",
+            "new_normal": "desensitisation",
+            "old_enough": "age_gap",
         },
         "negative_beats": (7, 10),
     },

@@ -19,7 +19,8 @@ that split is generated. ``holdout3`` (seed 6) is a third, written the same way 
 ``data/synthetic_holdout4.toml``; ``holdout5`` (seed 8) a fifth, in
 ``data/synthetic_holdout5.toml``; ``holdout6`` (seed 9) a sixth, in
 ``data/synthetic_holdout6.toml``; ``holdout7`` (seed 10) a seventh, in
-``data/synthetic_holdout7.toml``. See ``docs/grooming.md``.
+``data/synthetic_holdout7.toml``; ``holdout8`` (seed 11) an eighth, in
+``data/synthetic_holdout8.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ SPLITS = (
     "holdout5",
     "holdout6",
     "holdout7",
+    "holdout8",
 )
 SPLIT_SEEDS = {
     "train": 1,
@@ -60,6 +62,7 @@ SPLIT_SEEDS = {
     "holdout5": 8,
     "holdout6": 9,
     "holdout7": 10,
+    "holdout8": 11,
 }
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
@@ -73,6 +76,7 @@ DEFAULT_SIZES = {
     "holdout5": (200, 400),
     "holdout6": (200, 400),
     "holdout7": (200, 400),
+    "holdout8": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
 SPLIT_TEMPLATE_FILES = {
@@ -82,6 +86,7 @@ SPLIT_TEMPLATE_FILES = {
     "holdout5": "data/synthetic_holdout5.toml",
     "holdout6": "data/synthetic_holdout6.toml",
     "holdout7": "data/synthetic_holdout7.toml",
+    "holdout8": "data/synthetic_holdout8.toml",
 }
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
