@@ -33,7 +33,11 @@ def test_items_are_those_ijson_reads_unguarded(buf_size: int) -> None:
 
 def test_each_bound_stops_the_read() -> None:
     too_deep = BoundedJson(io.BytesIO(b"[" * 5 + b"]" * 5), item_depth=3, max_depth=4)
-    with pytest.raises(JsonBoundError, match="nested deeper than 4 levels"):
+    assert too_deep.read(100) == b"[["  # up to the item that holds the violation
+    with pytest.raises(JsonBoundError, match="nested deeper than 4 levels") as raised:
+        too_deep.read(100)
+    assert raised.value.item_start == 2
+    with pytest.raises(JsonBoundError):  # and again
         too_deep.read(100)
     assert BoundedJson(io.BytesIO(b"[" * 4 + b"]" * 4), 3, max_depth=4).read(100) == b"[[[[]]]]"
     long_number = BoundedJson(io.BytesIO(b"[" + b"1" * 50 + b"]"), 3, max_token=40)
@@ -42,6 +46,44 @@ def test_each_bound_stops_the_read() -> None:
     big_item = BoundedJson(io.BytesIO(b'{"value":[{"k":"' + b"v" * 80 + b'"}]}'), 3, max_item=60)
     with pytest.raises(JsonBoundError, match="an item over 60 bytes"):
         b"".join(iter(lambda: big_item.read(16), b""))
+
+
+_DEEP, _LONG = b'{"a":[[[[1]]]]}', b'{"a":"' + b"x" * 50 + b'"}'
+
+
+@pytest.mark.parametrize(
+    ("bad", "bounds", "message", "buf_size"),
+    [
+        (_DEEP, {"max_depth": 5}, "nested deeper than 5 levels", 8),
+        (_DEEP, {"max_depth": 5}, "nested deeper than 5 levels", 65536),
+        # (a token is bounded where it spans reads: held back, unfinished)
+        (_LONG, {"max_token": 40}, "a string or number over 40", 8),
+        (_LONG, {"max_item": 40}, "an item over 40 bytes", 8),
+        (_LONG, {"max_item": 40}, "an item over 40 bytes", 65536),
+    ],
+)
+def test_a_bound_error_comes_after_the_items_before_it(
+    bad: bytes, bounds: dict[str, int], message: str, buf_size: int
+) -> None:
+    # The reader skipping a bad VICS media item needs every item before it parsed, and the
+    # bytes not parsed: the good items may share the bad one's chunk.
+    good = b'{"MediaID":1},{"MediaID":2},'
+    doc = b'{"value":[' + good + bad + b',{"MediaID":4}]}'
+    marks = iter(range(100))
+    guarded = BoundedJson(io.BytesIO(doc), 3, mark=lambda: next(marks), **bounds)
+    got: list[object] = []
+    with pytest.raises(JsonBoundError, match=message) as raised:
+        got.extend(ijson.items(guarded, "value.item", buf_size=buf_size))
+    assert got == [{"MediaID": 1}, {"MediaID": 2}]
+    assert raised.value.item_start == doc.index(bad)
+    offset, depth, data, handed, _ = guarded.unparsed()
+    assert data == doc[offset : offset + len(data)]  # nothing taken from the source is lost
+    before = doc[:offset]
+    assert depth == sum(map(before.count, b"{[")) - sum(map(before.count, b"}]"))
+    # the bad item opens in the bytes handed on, or before them (they start inside it)
+    assert offset <= doc.index(bad) <= offset + handed or depth >= 3
+    if buf_size > len(doc):  # one chunk: handed on up to the bad item
+        assert (offset, handed) == (0, doc.index(bad))
 
 
 def _random_json(rng: random.Random, depth: int = 0) -> object:

@@ -10,8 +10,12 @@ import csv
 import hashlib
 import io
 import json
+import os
+import random
+import re
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,6 +107,168 @@ def test_malformed_json_ends_with_one_error(shared_data: Path) -> None:
     assert [e.value for e in entries] == [md5_a]
     assert len(errors) == 1
     assert errors[0].message.startswith("malformed JSON after media item 1")
+
+
+def _numbered(count: int, kind: str = "Media") -> bytes:
+    """A VICS file of ``count`` media items, item ``i`` with MediaID ``i`` and MD5 ``i`` in
+    hexadecimal (a ``#Cases`` file: three media per case)."""
+    media = [{"MediaID": i, "MD5": f"{i:032x}"} for i in range(1, count + 1)]
+    if kind == "Cases":
+        value = [
+            {"CaseID": c, "Media": media[3 * c : 3 * c + 3], "SourceApplicationName": "t"}
+            for c in range((count + 2) // 3)
+        ]
+        return json.dumps({"@odata.context": CONTEXT.format("US", kind), "value": value}).encode()
+    return _doc("US", media)
+
+
+def _damaged(body: bytes, item: int, damage: bytes) -> bytes:
+    """``body`` with ``damage`` written over the ``{"MediaID": N, `` that opens ``item``."""
+    opening = f'{{"MediaID": {item}, '.encode()
+    assert body.count(opening) == 1
+    return body.replace(opening, damage.replace(b"N", str(item).encode()))
+
+
+def _outcome(items: list[ReadItem]) -> tuple[list[int], list[str]]:
+    """The MediaIDs read (from each entry's MD5) and the error messages."""
+    entries, errors = _split(items)
+    return [int(e.value, 16) for e in entries], [e.message for e in errors]
+
+
+PARSE_ERROR = "parse error: after key and value, inside map, I expect ',' or '}'"
+SYNTAX = f"malformed JSON ({PARSE_ERROR})"
+#: What replaces an item's opening ``{"MediaID": N, `` and the start of the error it costs.
+DAMAGE = {
+    "missing comma": (b'{"MediaID": N ', SYNTAX),
+    "stray byte": (b'{"MediaID": N, x', "malformed JSON (lexical error: invalid char in json"),
+    "string over 1 MiB": (b'{"Note": "' + b"x" * (2 << 20) + b'", ', "a string or number over"),
+    "too deep": (b'{"Deep": ' + b"[" * 40 + b"]" * 40 + b", ", "JSON nested deeper than 32"),
+    "item over 4 MiB": (b'{"Keys": {' + b'"k": 1, ' * 600_000 + b'"k": 1}, ', "an item over"),
+    "two stray quotes": (b'{"MediaID": N, ""', "malformed JSON (parse error: object key and"),
+    "escapes": (b'{"Note": "\\"}]\\\\", "MediaID": N "MD5": "x", ', SYNTAX),
+}
+
+
+@pytest.mark.parametrize("item", [1, 5, 10])
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_malformed_media_item_costs_one_error(item: int, damage: str) -> None:
+    # Malformed JSON in one item ended the read: every later item was lost (issue 7).
+    body = _damaged(_numbered(10), item, DAMAGE[damage][0])
+    read, errors = _outcome(list(read_vics(io.BytesIO(body))))
+    assert read == [i for i in range(1, 11) if i != item]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"media item {item}: {DAMAGE[damage][1]}")
+    assert errors[0].endswith("; the item was skipped")
+
+
+def test_item_numbers_stay_those_of_the_file_after_skipped_items() -> None:
+    body = _numbered(12)
+    for item in (3, 6, 7):  # two in a row
+        body = _damaged(body, item, DAMAGE["missing comma"][0])
+    body = body.replace(b'}, {"MediaID": 8, ', b'} x, {"MediaID": 8, ')  # between 7 and 8
+    body = body.replace(b'{"MediaID": 9, "MD5": "' + b"0" * 31 + b'9"}', b"9")  # not an object
+    read, errors = _outcome(list(read_vics(io.BytesIO(body))))
+    assert read == [1, 2, 4, 5, 10, 11, 12]
+    assert errors == [
+        f"media item 3: {SYNTAX}; the item was skipped",
+        f"media item 6: {SYNTAX}; the item was skipped",
+        f"media item 7: {SYNTAX}; the item was skipped",
+        # damage between two items costs the one after it
+        "media item 8: malformed JSON (lexical error: invalid char in json text.); the item was"
+        " skipped",
+        "media item 9 is not a JSON object",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (b'{"MediaID": N, "x": {', "parse error: invalid object key"),  # never balances
+        (b'{"MediaID": N, "x": [1]], ', "parse error: after key and value"),  # "{" ... "]"
+        (b'{"MediaID": N, "', "lexical error"),  # a stray quote: the rest reads as a string
+    ],
+)
+def test_an_item_whose_end_cannot_be_known_ends_the_read(damage: bytes, reason: str) -> None:
+    body = _damaged(_numbered(10), 5, damage)
+    read, errors = _outcome(list(read_vics(io.BytesIO(body))))
+    assert read == [1, 2, 3, 4]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"malformed JSON after media item 4 ({reason}")
+    assert errors[0].endswith("; the rest was not read")
+
+
+def test_cases_files_skip_a_bad_media_item_too() -> None:
+    body = _numbered(12, "Cases")
+    for item in (5, 7):  # in a case, first of a case
+        body = _damaged(body, item, DAMAGE["missing comma"][0])
+    read, errors = _outcome(list(read_vics(io.BytesIO(body))))
+    assert read == [1, 2, 3, 4, 6, 8, 9, 10, 11, 12]
+    assert errors == [f"media item {i}: {SYNTAX}; the item was skipped" for i in (5, 7)]
+    # damage to a case outside its media: the media after it are not read
+    broken_case = _numbered(12, "Cases").replace(b'"CaseID": 2,', b'"CaseID" 2,')
+    read, errors = _outcome(list(read_vics(io.BytesIO(broken_case))))
+    assert read == [1, 2, 3, 4, 5, 6]
+    assert len(errors) == 1
+    assert errors[0].startswith("malformed JSON after media item 6 (parse error: object key")
+    # other objects at the media depth (a case's "Tags"): the scan cannot count media there
+    tagged = _numbered(12, "Cases").replace(b'"CaseID": 1,', b'"CaseID": 1, "Tags": [{"t": 1}],')
+    read, errors = _outcome(list(read_vics(io.BytesIO(_damaged(tagged, 5, b'{"MediaID": N ')))))
+    assert read == [1, 2, 3, 4]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"malformed JSON after media item 4 ({PARSE_ERROR})")
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_one_damaged_byte_anywhere_loses_only_named_items(seed: int) -> None:
+    # One byte inserted, deleted or replaced anywhere (strings hold brackets, quotes and
+    # escapes): every item is read once, in order; each one lost is named by an error, or
+    # lies after the one error that ends the read.
+    rng = random.Random(seed)
+    notes = ["a]b}", 'q"\\', "{[", "x"]
+    media = [{"MediaID": i, "MD5": f"{i:032x}", "Note": rng.choice(notes)} for i in range(1, 301)]
+    body = bytearray(_doc("US", media))
+    at = rng.randrange(len(body))
+    op = rng.choice(["insert", "delete", "replace"])
+    if op == "delete":
+        del body[at]
+    else:
+        body[at : at + (op == "replace")] = bytes([rng.choice(b'{}[]",:x\\')])
+    read, errors = _outcome(list(read_vics(io.BytesIO(bytes(body)))))
+    assert read == sorted(set(read))
+    named = {int(m.group(1)) for e in errors if (m := re.match(r"media item (\d+)", e))}
+    last = 300
+    if errors and errors[-1].endswith("was not read"):
+        stop = re.match(
+            r"malformed JSON (after media item (\d+)|before any media item)", errors[-1]
+        )
+        assert stop is not None
+        last = int(stop.group(2) or 0)
+        assert max(read, default=0) <= last
+    assert not [e for e in errors[:-1] if e.endswith("was not read")]
+    assert set(range(1, last + 1)) - set(read) <= named
+
+
+def test_a_stream_that_cannot_be_cut_reads_on_after_a_bad_item(bank_service: BankService) -> None:
+    # stdin: a pipe, read as one stream (no parts planned ahead)
+    bank_service.create_bank("pv")
+    body = _numbered(3000)
+    for item in (1000, 2000):
+        body = _damaged(body, item, DAMAGE["string over 1 MiB"][0])
+    body = _damaged(body, 2500, DAMAGE["stray byte"][0])
+    read_end, write_end = os.pipe()
+    writer = threading.Thread(target=lambda: os.write(write_end, body) and os.close(write_end))
+    writer.start()
+    with os.fdopen(read_end, "rb") as pipe:
+        report = import_bank_file(bank_service, "pv", pipe, fmt="vics", batch_rows=500)
+    writer.join()
+    assert (report.added, report.error_count) == (2997, 3)
+    assert [e.message.split(";")[0] for e in report.errors] == [
+        "media item 1000: a string or number over 1048576 bytes",
+        "media item 2000: a string or number over 1048576 bytes",
+        "media item 2500: malformed JSON (lexical error: invalid char in json text.)",
+    ]
+    stored = {int(e.value, 16) for e in bank_service.iter_entries("pv")}
+    assert stored == set(range(1, 3001)) - {1000, 2000, 2500}
 
 
 def test_a_byte_order_mark_is_dropped(shared_data: Path) -> None:
@@ -236,6 +402,38 @@ def test_deep_nesting_is_one_error_in_bounded_memory() -> None:
     assert count_line.startswith("1 ")
     assert "nested deeper than 32 levels" in count_line
     assert int(rss_line) < 300 * 1024  # KiB
+
+
+_LONG_ITEM = """
+import os, resource, sys
+from safehold.banks.formats import read_vics
+path, mib = sys.argv[1], int(sys.argv[2])
+with open(path, "wb") as f:
+    f.write(b'{"value":[{"MediaID":1,"MD5":"' + b"1" * 32 + b'"},{"MediaID":2,"Note":"')
+    for _ in range(mib):
+        f.write(b"x" * (1 << 20))
+    f.write(b'"},{"MediaID":3,"MD5":"' + b"3" * 32 + b'"}]}')
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open(path, "rb") as f:
+    items = list(read_vics(f))
+print([getattr(i, "value", None) or i.message for i in items])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_a_bad_item_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    # A 64 MiB string: the item is scanned a chunk at a time, never held.
+    done = subprocess.run(
+        [sys.executable, "-c", _LONG_ITEM, str(tmp_path / "long.json"), "64"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    read_line, growth_line = done.stdout.splitlines()
+    assert read_line == str([
+        "1" * 32, "media item 2: a string or number over 1048576 bytes; the item was skipped",
+        "3" * 32,
+    ])  # fmt: skip
+    assert int(growth_line) < 32 * 1024  # KiB
 
 
 def test_huge_string_and_huge_media_item_are_bounded() -> None:

@@ -89,21 +89,33 @@ def _import(service: BankService, bank: str, path: Path) -> ImportReport:
         return import_bank_file(service, bank, binary, batch_rows=400)
 
 
+#: Damage to media item 1400 (in the fourth part): what replaces its ``{"MediaID": 1400,``
+#: and the start of the one error it costs.
+DAMAGE = {
+    "syntax": (b'{"MediaID": 1400 "MD5": "",', "malformed JSON (parse error: "),
+    "string": (b'{"MediaID": 1400, "Note": "' + b"n" * (2 << 20) + b'",', "a string or number"),
+    "deep": (b'{"MediaID": 1400, "Deep": ' + b"[" * 40 + b"]" * 40 + b",", "JSON nested deeper"),
+}
+
+
 @SQLITE_ONLY
-@pytest.mark.parametrize(("broken", "bom"), [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize(
+    ("broken", "bom"),
+    [(None, False), ("syntax", False), ("string", False), ("deep", False), (None, True)],
+)
 def test_parts_read_side_by_side_give_the_one_core_result(
     bank_service: BankService,
     tmp_path: Path,
     spy: list[str],
     monkeypatch: pytest.MonkeyPatch,
-    broken: bool,
+    broken: str | None,
     bom: bool,
 ) -> None:
     path = tmp_path / "media.json"
     data = _vics(path, 2000, bom=bom)
-    if broken:  # malformed JSON inside the fourth part: that part stops there
+    if broken:  # a malformed media item: one error, every other item is read
         at = data.index(b'{"MediaID": 1400,')
-        data = data[:at] + b'{"MediaID": 1400 "MD5": "",' + data[at + 17 :]
+        data = data[:at] + DAMAGE[broken][0] + data[at + 17 :]
         path.write_bytes(data)
     bank_service.create_bank("thread")
     bank_service.create_bank("parts")
@@ -111,7 +123,7 @@ def test_parts_read_side_by_side_give_the_one_core_result(
     by_thread = _import(bank_service, "thread", path)
     monkeypatch.setattr(parse_process, "PROCESS_MIN_BYTES", 1)
     monkeypatch.setattr(parse_process, "PARSERS", 2)
-    monkeypatch.setattr(parse_parts, "PART_BYTES", len(data) // 6)
+    monkeypatch.setattr(parse_parts, "PART_BYTES", len(data.replace(b"n" * (2 << 20), b"")) // 6)
     planned: list[list[parse_parts.FilePart]] = []
     real_plan = parse_parts.plan_parts
 
@@ -126,33 +138,24 @@ def test_parts_read_side_by_side_give_the_one_core_result(
     assert len(parts) >= 5
     assert (parts[0].first_item, parts[-1].last_item) == (1, None)
     bad_sha1 = [i for i in range(1, 2001) if i % 97 == 0]
-    # with a malformed item, the part that holds it is read up to it
     holder = next(p for p in parts if p.first_item <= 1400 <= (p.last_item or 10**9))
-    assert holder.last_item is not None
-    read = [i for i in range(1, 2001) if not (broken and 1400 <= i <= holder.last_item)]
+    assert (holder.first_item, holder.last_item) != (1400, 1400)  # items before and after it
+    read = [i for i in range(1, 2001) if not (broken and i == 1400)]
     photodna = len([i for i in read if i % 17 == 0])
     assert by_parts.notes == [
         "VICS categories kept in the scheme vics-us",
         f"{photodna} PhotoDNA values skipped (Safehold does not compute PhotoDNA)",
     ]
     messages = [e.message for e in by_parts.errors]
-    if not broken:
-        for field in ("added", "duplicates", "error_count", "errors", "fmt", "notes"):
-            assert getattr(by_parts, field) == getattr(by_thread, field), field
-        assert (by_parts.added, by_parts.error_count) == (2000, len(bad_sha1))  # each MD5
-        assert messages[-1].startswith(f"media item {bad_sha1[-1]} (MediaID {bad_sha1[-1]}): SHA1")
-        assert parts[-1].first_item < bad_sha1[-1]  # numbered in the last part as in the file
-    else:
-        # one core stops at the malformed item; parts read on after the part that holds it
-        stop = [m for m in messages if m.startswith("malformed JSON")]
-        assert len(stop) == 1
-        assert stop[0].startswith("malformed JSON after media item 1399 (")
-        assert stop[0].endswith(f"; the rest up to media item {holder.last_item} was not read")
-        thread_stop = [e.message for e in by_thread.errors if "malformed" in e.message]
-        assert thread_stop == [stop[0].split("; the rest")[0] + "; the rest was not read"]
-        assert by_thread.added == 1399
-        assert by_parts.added == len(read)  # the parts after the broken one are read
-        assert by_parts.error_count == 1 + len([i for i in read if i % 97 == 0])
+    for field in ("added", "duplicates", "error_count", "errors", "fmt", "notes"):
+        assert getattr(by_parts, field) == getattr(by_thread, field), field
+    assert (by_parts.added, by_parts.error_count) == (len(read), len(bad_sha1) + bool(broken))
+    assert messages[-1].startswith(f"media item {bad_sha1[-1]} (MediaID {bad_sha1[-1]}): SHA1")
+    assert parts[-1].first_item < bad_sha1[-1]  # numbered in the last part as in the file
+    if broken:  # the bad item alone is lost, named as in the file
+        (error,) = [m for m in messages if m.startswith("media item 1400")]
+        assert error.startswith(f"media item 1400: {DAMAGE[broken][1]}")
+        assert error.endswith("; the item was skipped")
     stored = {(e.signal_type, e.value) for e in bank_service.iter_entries("parts")}
     assert ("md5", f"{1999:032x}") in stored
     assert os.listdir(tmp_path / "scratch") == []

@@ -9,12 +9,18 @@ Friedl, *Mastering Regular Expressions*, 3rd ed., 6.4, made possessive) and stop
 :class:`JsonBoundError` once the depth, a single token or an item passes its bound, so memory
 stays bounded whatever the file holds. A chunk is handed on only up to the last complete token;
 an unfinished string or number is held back until it ends (and is bounded while held).
+
+When a bound is passed inside an item, the bytes before that item are handed on first and the
+error is raised by the read after them, so the parser has read every item before the bad one;
+:meth:`BoundedJson.unparsed` then gives the bytes from the last chunk handed on, with the depth
+where it starts, for a reader that skips the bad item and reads on (``formats.vics``).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -41,6 +47,7 @@ __all__ = [
     "MAX_TOKEN_BYTES",
     "BoundedJson",
     "JsonBoundError",
+    "Unparsed",
     "bracket_depths",
 ]
 
@@ -79,7 +86,28 @@ def bracket_depths(
 
 
 class JsonBoundError(Exception):
-    """The JSON stream passed one of the bounds (message says which, terminal-safe)."""
+    """The JSON stream passed one of the bounds (message says which, terminal-safe).
+
+    ``item_start``: the byte offset of the ``{`` or ``[`` opening the item (at the guard's
+    ``item_depth``) that holds the violation; None when it lies outside every item.
+    """
+
+    def __init__(self, message: str, item_start: int | None = None) -> None:
+        super().__init__(message)
+        self.item_start = item_start
+
+
+class Unparsed(NamedTuple):
+    """What :meth:`BoundedJson.unparsed` returns: ``data`` starts at byte ``offset`` of the
+    stream, at a token boundary outside strings, at nesting ``depth``; its first ``handed``
+    bytes were handed on (the rest was taken from the source but not handed on); ``mark`` is
+    what the guard's ``mark`` callable returned when that chunk was scanned (0 without one)."""
+
+    offset: int
+    depth: int
+    data: bytes
+    handed: int
+    mark: int
 
 
 class _Source(Protocol):
@@ -92,7 +120,9 @@ class BoundedJson:
     number over ``max_token`` bytes, or an item opened at depth ``item_depth`` (1 = the top
     level value) spans over ``max_item`` bytes.
 
-    ``depth`` and ``offset`` (bytes checked so far) are public.
+    ``depth`` and ``offset`` (bytes checked so far) are public. ``mark`` (optional) is called
+    each time a new chunk is scanned; :meth:`unparsed` returns its value for the last chunk
+    (a reader passes its count of items read, so it knows how many the chunk's start follows).
     """
 
     def __init__(
@@ -103,6 +133,7 @@ class BoundedJson:
         max_depth: int = MAX_JSON_DEPTH,
         max_token: int = MAX_TOKEN_BYTES,
         max_item: int = MAX_ITEM_BYTES,
+        mark: Callable[[], int] | None = None,
     ) -> None:
         self.source = source
         self.item_depth = item_depth
@@ -114,28 +145,70 @@ class BoundedJson:
         self._ready = b""
         self._pending = b""
         self._item_start: int | None = None
+        self._mark = mark
+        # The last chunk handed on (scanned; from a token boundary), where it starts, the depth
+        # there and mark() then; a bound error raised once that chunk is read (see read()).
+        self._block = b""
+        self._block_offset = 0
+        self._block_depth = 0
+        self._block_mark = 0
+        self._error: JsonBoundError | None = None
+
+    def unparsed(self) -> Unparsed:
+        """The last chunk handed on and every byte taken from the source after it (bounded:
+        a chunk, an unfinished token of at most ``max_token`` bytes, a read); see
+        :class:`Unparsed`. Meant for after an error: the stream is not to be read on."""
+        return Unparsed(
+            self._block_offset,
+            self._block_depth,
+            self._block + self._pending,
+            len(self._block) - len(self._ready),
+            self._block_mark,
+        )
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes (a chunk when negative) of checked JSON; ``b""`` at the end.
 
         Raises:
-            JsonBoundError: a bound is passed (nothing past that point is handed on).
+            JsonBoundError: a bound is passed. Nothing past the item that holds the violation
+                is handed on; the bytes before that item are, and this read or a later one
+                raises once they are read. Every later read raises it again.
         """
         if size == 0:
             return b""  # ijson asks for 0 bytes to learn the stream's type
         size = size if size > 0 else _CHUNK
         while not self._ready:
+            if self._error is not None:
+                raise self._error
             chunk = self.source.read(size)
             if not chunk:
                 self._ready, self._pending = self._pending, b""
+                if self._ready:  # an unfinished token at the end: handed on as it is
+                    self._new_block(self._ready, self.offset, self.depth)
                 break
             data = self._pending + chunk if self._pending else chunk
-            cut = self._scan(data)
+            self._pending = data  # all of it stays unparsed() if a bound is passed
+            base, depth = self.offset, self.depth
+            try:
+                cut = self._scan(data)
+                if len(data) - cut > self.max_token:
+                    raise JsonBoundError(
+                        f"a string or number over {self.max_token} bytes", self._item_start
+                    )
+            except JsonBoundError as exc:
+                self._error = exc
+                if exc.item_start is None or exc.item_start <= base:
+                    raise  # nothing before the bad item is left to hand on
+                cut = exc.item_start - base
             self._ready, self._pending = data[:cut], data[cut:]
-            if len(self._pending) > self.max_token:
-                raise JsonBoundError(f"a string or number over {self.max_token} bytes")
+            if cut:
+                self._new_block(self._ready, base, depth)
         out, self._ready = self._ready[:size], self._ready[size:]
         return out
+
+    def _new_block(self, block: bytes, offset: int, depth: int) -> None:
+        self._block, self._block_offset, self._block_depth = block, offset, depth
+        self._block_mark = self._mark() if self._mark is not None else 0
 
     def _scan(self, data: bytes) -> int:
         """Track depth over ``data``; return where its unfinished last token starts."""
@@ -154,18 +227,20 @@ class BoundedJson:
             if token in _OPEN:
                 depth += 1
                 if depth > self.max_depth:
-                    raise JsonBoundError(f"JSON nested deeper than {self.max_depth} levels")
+                    raise JsonBoundError(
+                        f"JSON nested deeper than {self.max_depth} levels", item_start
+                    )
                 if depth == self.item_depth:
                     item_start = base + match.start(1)
             else:
                 if depth == self.item_depth and item_start is not None:
-                    self._check_item(base + match.start(1) - item_start)
+                    self._check_item(base + match.start(1) - item_start, item_start)
                     item_start = None
                 depth -= 1
         self.depth, self._item_start = depth, item_start
         self.offset = base + end
         if item_start is not None:
-            self._check_item(base + end - item_start)
+            self._check_item(base + end - item_start, item_start)
         return end
 
     def _scan_unescaped(self, data: bytes) -> int | None:
@@ -200,6 +275,6 @@ class BoundedJson:
         self.offset = base + end
         return end
 
-    def _check_item(self, size: int) -> None:
+    def _check_item(self, size: int, item_start: int) -> None:
         if size > self.max_item:
-            raise JsonBoundError(f"an item over {self.max_item} bytes")
+            raise JsonBoundError(f"an item over {self.max_item} bytes", item_start)

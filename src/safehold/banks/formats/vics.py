@@ -14,12 +14,29 @@ The file is parsed as a stream with ijson's C backend (yajl2): a file of a milli
 sits in memory. The ``Category`` code is kept as written, under the scheme of the file's
 data-model variant (``vics_schemes.toml``: ``US`` -> ``vics-us``, ``DHS`` -> ``vics-dhs``;
 codes are never translated between schemes). A bad media item is reported by its position
-(``media item 12 (MediaID 40)``): JSON has no useful line numbers. Malformed JSON ends the
-read with one error naming the last good media item.
+(``media item 12 (MediaID 40)``): JSON has no useful line numbers.
+
+A malformed media item (a syntax error inside it, or one past a bound of
+``formats.json_bounds``: nested over 32 deep, a string over 1 MiB, the item over 4 MiB) is one
+error naming it (``media item 1400: malformed JSON (...); the item was skipped``), and the
+items after it are read: the bad item is skipped by scanning, not parsed (the bracket depths of
+``json_bounds.bracket_depths``, strings skipped, one chunk in memory at a time) up to the
+bracket that closes it at the media item depth, and a fresh parser reads on from there with
+the item replaced by a placeholder. Where the boundary cannot be known (a string that never
+ends, as after a stray ``"``; brackets that never balance or do not match; damage outside the
+media items, in the document's head or between two cases) the read ends with one error
+naming the last media item read or skipped (``the rest was not read``). Which item is bad is
+known from how many items the parser read: damage between two items (a missing comma)
+costs the item after it. The scan counts the objects at the media depth as media items; where
+it sees another array there (a ``#Cases`` case's ``"Tags": [{...}]``, or a damaged
+``"Media"`` key) the read ends as above, but one opened before the chunk the scan starts
+from goes unseen and shifts the count. Two damages whose brackets balance each other (a
+``}`` lost in one item, a ``{`` in a later one) make the items between them one bad item.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterator
@@ -29,9 +46,15 @@ from importlib import resources
 from typing import Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
+import numpy as np
 
 from safehold.banks.formats.fields import RowBuilder, RowItem
-from safehold.banks.formats.json_bounds import BoundedJson, JsonBoundError
+from safehold.banks.formats.json_bounds import (
+    BoundedJson,
+    JsonBoundError,
+    Unparsed,
+    bracket_depths,
+)
 from safehold.errors import FormatError
 from safehold.output_files import printable
 
@@ -41,8 +64,14 @@ DEFAULT_VICS_SCHEME = "vics"
 HEAD_BYTES = 64 * 1024
 _CONTEXT = re.compile(rb'"(?:@odata\.context|odata\.metadata)"\s*:\s*"([^"]{0,500})"')
 _VARIANT = re.compile(r"DataModels/[0-9.]+\.xml/([A-Za-z0-9_-]+)/")
+# The key just before a value: ``"Media" :`` (ends where the search ends).
+_KEY_BEFORE = re.compile(rb'("(?:[^"\\]|\\.)*+")\s*+:\s*+\Z', re.DOTALL)
 _HASH_FIELDS = (("MD5", "md5"), ("SHA1", "sha1"), ("SHA256", "sha256"))
 UTF8_BOM = b"\xef\xbb\xbf"
+#: Bytes read at a time while a malformed media item is skipped. The scan's arrays cost up to
+#: ~40 bytes a bracket: a 48 MB item of brackets (``[[],[],...]``) peaked 43 MB above the
+#: reader with 1 MiB chunks, 10 MB with these (measured; about 1 s of scan either way).
+_SKIP_CHUNK = 256 * 1024
 
 __all__ = [
     "DEFAULT_VICS_SCHEME",
@@ -151,27 +180,174 @@ def read_vics_rows(
     layout = layout or vics_layout(head)
     # A UTF-8 byte-order mark is dropped, as for the text formats (JSON parsers refuse it).
     body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
-    stream = BoundedJson(_Replay(body, binary), item_depth=layout.prefix.count(".") + 2)
+    source = _Replay(body, binary)
     first_item, last_item = items
     position = first_item - 1
-    media_id: object = None
-    try:
-        for media in ijson.items(stream, layout.prefix, use_float=True):
+
+    def items_read() -> int:
+        return position
+
+    resumed = 0  # bytes of the stream's start known good: a stand-in for a skipped item
+    while True:
+        stream = BoundedJson(source, layout.prefix.count(".") + 2, mark=items_read)
+        try:
+            media_items = ijson.items(stream, layout.prefix, use_float=True)
+            if resumed:
+                next(media_items, None)
+            for media in media_items:
+                position += 1
+                if not isinstance(media, dict):
+                    yield FormatError(f"media item {position} is not a JSON object")
+                    continue
+                yield from _media_rows(media, position, media.get("MediaID"), builder, layout)
+        except (ijson.JSONError, JsonBoundError) as exc:
+            bound = isinstance(exc, JsonBoundError)
+            rest = _skip_bad_item(stream, position, layout.prefix, bound, resumed)
+            if rest is None:
+                after = f"after media item {position}" if position else "before any media item"
+                unread = "the rest was not read"
+                if last_item is not None:  # a part: the parts after it are read
+                    unread = f"the rest up to media item {last_item} was not read"
+                yield FormatError(f"malformed JSON {after} ({_short(exc)}); {unread}")
+                return
             position += 1
-            if not isinstance(media, dict):
-                yield FormatError(f"media item {position} is not a JSON object")
-                continue
-            media_id = media.get("MediaID")
-            yield from _media_rows(media, position, media_id, builder, layout)
-    except (ijson.JSONError, JsonBoundError) as exc:
-        after = f"after media item {position}" if position else "before any media item"
-        rest = "the rest was not read"
-        if last_item is not None:  # a part: the parts after it are read
-            rest = f"the rest up to media item {last_item} was not read"
-        yield FormatError(f"malformed JSON {after} ({_short(exc)}); {rest}")
-        return
+            what = _short(exc) if bound else f"malformed JSON ({_short(exc)})"
+            yield FormatError(f"media item {position}: {what}; the item was skipped")
+            stand_in = _opening(layout.prefix) + b"0"
+            source = _Replay(stand_in + rest + source.head, source.binary)
+            resumed = len(stand_in)
+            continue
+        break
     if position == first_item - 1:
         yield FormatError(_no_media(head, layout))
+
+
+def _skip_bad_item(
+    stream: BoundedJson, items_read: int, prefix: str, bound: bool, trusted: int
+) -> bytes | None:
+    """After a parse error of ``stream`` (``bound``: a :class:`JsonBoundError`), skip the bad
+    media item: the item after the ``items_read``-th, which opens in the bytes handed to the
+    parser (a syntax error lies inside them; a bound error is raised before the item that
+    passed it, or inside it). Scans from the last chunk handed on (its depth is known) with
+    :func:`bracket_depths`: past the closing brackets of the items read from that chunk, then
+    to the bracket that closes the bad item at the media depth, reading the stream's source
+    on a chunk at a time (bounded memory). ``trusted``: the stream's first bytes stand in for
+    an item skipped before (as if an item ended there); 0 for none.
+
+    Returns:
+        the bytes the scan read after that closing bracket (the stream's source holds the
+        rest); None when the boundary cannot be known (module doc): the rest is not read.
+    """
+    item_depth = stream.item_depth
+    unparsed = stream.unparsed()
+    data = unparsed.data
+    closes = items_read - unparsed.mark  # items of the chunk read before the bad one
+    # The bad item opens at or before this byte of ``data``.
+    limit = unparsed.handed if bound else unparsed.handed - 1
+    depth, in_string, escaped, start = unparsed.depth, False, False, 0
+    inside = closes == 0 and depth >= item_depth  # the bad item opened before the chunk
+    prev_end: int | None = None  # just after the last item read, when in ``data``
+    trusted -= unparsed.offset
+    if trusted > 0 and closes == 0:
+        prev_end = trusted
+    bad_open: int | None = None
+    structural = False  # brackets outside items lie between the last item read and the bad one
+    chunk = data
+    while chunk:
+        scan, escaped = _unescaped(chunk, escaped)
+        at, opens, depths, quotes = bracket_depths(scan, depth, in_string)
+        # Brackets that open or close an item, or lie outside every item.
+        level = np.flatnonzero(np.where(opens, depths <= item_depth, depths < item_depth))
+        for i in level.tolist():
+            where, opening = start + int(at[i]), bool(opens[i])
+            if where < trusted:
+                continue
+            if inside:  # the first such bracket closes the bad item
+                if bad_open is not None and data[bad_open] + 2 != chunk[where - start]:
+                    return None  # "{" closed by "]": the brackets do not balance
+                return chunk[where - start + 1 :]
+            if where > limit:
+                return None  # the bad item would open after the error: damage outside items
+            if (
+                opening
+                and int(depths[i]) == item_depth - 1
+                and _foreign(chunk, where - start, prefix)
+            ):
+                return None  # objects at the item depth that are not items: the count fails
+            if closes:
+                if not opening and int(depths[i]) == item_depth - 1:
+                    closes -= 1
+                    prev_end = where + 1 if not closes else None
+            elif opening and int(depths[i]) == item_depth:
+                bad_open, inside = where, True
+                if structural and not _leads_to_item(data, prev_end, bad_open, unparsed, prefix):
+                    return None
+            else:
+                structural = True
+        if not inside and start + len(chunk) > limit:
+            return None
+        if depths.size:
+            depth = int(depths[-1])
+        in_string ^= bool(quotes % 2)
+        start += len(chunk)
+        chunk = stream.source.read(_SKIP_CHUNK)
+    return None
+
+
+def _foreign(chunk: bytes, at: int, prefix: str) -> bool:
+    """Whether the bracket at ``chunk[at]``, one level above the media items, surely opens
+    something other than their array (an object, or an array under another key than the
+    prefix's last, e.g. ``"Medi": [``): the scan would count its objects as media items.
+    False where the key is not in sight (it lies in an earlier chunk)."""
+    if chunk[at] != ord("["):
+        return True
+    key = _KEY_BEFORE.search(chunk, max(0, at - 256), at)
+    expected = json.dumps(prefix.split(".")[-2]).encode()
+    return key is not None and key.group(1) != expected
+
+
+def _unescaped(chunk: bytes, escaped: bool) -> tuple[bytes, bool]:
+    """``chunk`` with each escape (a backslash and the byte after it) as ``__``, for
+    :func:`bracket_depths` (same length); ``escaped``: the chunk before ended inside an escape
+    (its first byte is escaped), returned for the next chunk."""
+    if escaped:
+        chunk = b"_" + chunk[1:]
+    if b"\\" not in chunk:
+        return chunk, False
+    chunk = chunk.replace(b"\\\\", b"__")
+    escaped = chunk.endswith(b"\\")
+    return chunk.replace(b'\\"', b"__"), escaped
+
+
+def _leads_to_item(
+    data: bytes, prev_end: int | None, bad_open: int, unparsed: Unparsed, prefix: str
+) -> bool:
+    """Whether the bytes of ``data`` before the bad item (from the end of the last item read,
+    or from the stream's start) are well-formed JSON that leads to an item under ``prefix``
+    (checked by ijson with placeholders for the items, the bad one last): brackets outside
+    items between a good item and the bad one (the end of one case's media, the start of the
+    next) are trusted only then."""
+    closing = b"".join(b"]" if key == "item" else b"}" for key in reversed(prefix.split(".")))
+    if prev_end is not None:
+        doc = _opening(prefix) + b"0" + data[prev_end:bad_open] + b"1" + closing
+    elif unparsed.offset == 0:
+        doc = data[:bad_open] + b"1" + closing
+    else:
+        return False  # what came before the chunk is gone
+    try:
+        found = list(ijson.items(doc, prefix))
+    except ijson.JSONError:
+        return False
+    return bool(found) and found[-1] == 1 and type(found[-1]) is int
+
+
+def _opening(prefix: str) -> bytes:
+    """The shortest JSON text that opens the array of items under ``prefix``:
+    ``value.item.Media.item`` -> ``{"value":[{"Media":[``."""
+    return b"".join(
+        b"[" if key == "item" else b"{" + json.dumps(key).encode() + b":"
+        for key in prefix.split(".")
+    )
 
 
 def _no_media(head: bytes, layout: VicsLayout) -> str:
