@@ -98,16 +98,22 @@ CONFIDENT = {"embedding": 0.6}
 #: (:data:`MIN_PREFIX_BY_DETECTOR`), which raise the scores: leaving five writers out, ``ln
 #: 0.25`` flagged 22 of the 2,000 held negatives (1.1 %), ``ln 0.2`` 13 (0.65 %; median read
 #: 49.6 %), ``ln 0.175`` 9 (50.2 %), ``ln 0.125`` 6 (52.3 %); docs/grooming.md, "Round 9".
-PRIOR_SHIFT = {"embedding": math.log(0.2)}
+#: Round 10: ``ln(0.06)`` (a score of 25/26, 0.962, becomes 0.6) with ``holdout7`` seen and
+#: benign adults' account ages in the data: leaving six writers out, ``ln 0.2`` flagged 80 of
+#: the 2,400 held negatives, ``ln 0.1`` 40, ``ln 0.06`` 24 (1.0 %; mean median read 58.5 %),
+#: ``ln 0.05`` 19 (59.3 %); holdout7's F0.5 stays 0.80-0.82 at every shift; docs/grooming.md,
+#: "Round 10".
+PRIOR_SHIFT = {"embedding": math.log(0.06)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
 #: The synthetic splits that are seen (round 7: ``holdout4`` since its blind run in round 6;
 #: round 8: ``holdout5`` since its blind run in round 7; round 9: ``holdout6`` since its blind
-#: run in round 8): the only ones any fit may read. An allow-list, so a blind split registered
-#: later is never fitted on by accident: every split up to the last seen one, in order.
-LAST_SEEN_SPLIT = "holdout6"
+#: run in round 8; round 10: ``holdout7`` since its blind run in round 9): the only ones any fit
+#: may read. An allow-list, so a blind split registered later is never fitted on by accident:
+#: every split up to the last seen one, in order.
+LAST_SEEN_SPLIT = "holdout7"
 SEEN_SPLITS = SPLITS[: SPLITS.index(LAST_SEEN_SPLIT) + 1]
 #: The splits written in ``data/synthetic.toml`` (one writer's wording over rounds 1-5).
 BASE_SPLITS = ("train", "dev", "eval", "holdout")

@@ -241,7 +241,7 @@ def _conversation(
         start += timedelta(seconds=rng.randint(5, 300))
         messages.append(Message(f"m{n + 1}", a_id if who == "A" else b_id, text, start))
     people = spec.get("people", "adult_minor" if spec["kind"] == "negative" else "grooming")
-    a_person, b_person = _people(rng, people, a_id, b_id)
+    a_person, b_person = _people(rng, people, a_id, b_id, conv_id)
     label = ConversationLabel(
         is_grooming, frozenset({a_id}) if is_grooming else frozenset(), f"synthetic:{family}"
     )
@@ -268,10 +268,30 @@ def _parts(filled: str) -> list[tuple[str, str]]:
     return out
 
 
+#: Share of benign adults' accounts under a week old (round 10): before it only groomers had
+#: new accounts (30 % of them), so the risk models learned "new account" as grooming evidence
+#: by construction (a user test: a lone age question from a week-old account reached review,
+#: 0.83, on the pattern path).
+BENIGN_NEW_ACCOUNT_SHARE = 0.1
+
+
 def _people(
-    rng: random.Random, people: str, a_id: str, b_id: str
+    rng: random.Random, people: str, a_id: str, b_id: str, conv_id: str = ""
 ) -> tuple[Participant, Participant]:
-    """Participants by the family's ``people``: grooming, minors, adults or adult_minor."""
+    """Participants by the family's ``people``: grooming, minors, adults or adult_minor.
+
+    Benign adults (``adults``: both people; ``adult_minor``: the adult) get an account age
+    too since round 10: :data:`BENIGN_NEW_ACCOUNT_SHARE` under 7 days, the rest 7-2000 days,
+    drawn from their own generator seeded by ``conv_id`` (``<split>-<n>``), so that every
+    draw of ``rng`` (messages, ages, grooming accounts) is what it was before.
+    """
+    accounts = random.Random(f"{conv_id}:account")
+
+    def benign_account() -> float:
+        if accounts.random() < BENIGN_NEW_ACCOUNT_SHARE:
+            return accounts.uniform(0, 7)
+        return accounts.uniform(7, 2000)
+
     child_age = rng.randint(11, 15) if rng.random() < 0.4 else None
     if people == "grooming":
         roll = rng.random()
@@ -283,11 +303,16 @@ def _people(
         return Participant(a_id, a_age), Participant(b_id, child_age)
     if people == "adults":
         return (
-            Participant(a_id, rng.randint(25, 60) if rng.random() < 0.4 else None),
-            Participant(b_id, rng.randint(25, 60) if rng.random() < 0.4 else None),
+            Participant(
+                a_id, rng.randint(25, 60) if rng.random() < 0.4 else None, benign_account()
+            ),
+            Participant(
+                b_id, rng.randint(25, 60) if rng.random() < 0.4 else None, benign_account()
+            ),
         )
     a_age = rng.randint(28, 55) if rng.random() < 0.4 else None
-    return Participant(a_id, a_age, rng.uniform(30, 2000)), Participant(b_id, child_age)
+    rng.uniform(30, 2000)  # rounds 1-9 drew the account age here; kept so later draws stay put
+    return Participant(a_id, a_age, benign_account()), Participant(b_id, child_age)
 
 
 def obfuscate(rng: random.Random, text: str) -> str:

@@ -1,7 +1,7 @@
 """Leave-one-writer-out: how the detectors do on wording written by someone else.
 
 Each seen holdout split was written by its own author in its own template file
-(``data/synthetic_holdout2.toml`` to ``data/synthetic_holdout6.toml``), with its own phrasings,
+(``data/synthetic_holdout2.toml`` to ``data/synthetic_holdout7.toml``), with its own phrasings,
 slots and families; ``train``, ``dev``, ``eval`` and ``holdout`` share ``data/synthetic.toml``.
 In-split figures (the models fitted on a writer's lines, scored on that writer's chats) were
 about 0.95-0.999 F0.5 while the blind holdout3 run gave 0.67-0.72 (docs/grooming.md, round 5),
@@ -18,7 +18,7 @@ Only :data:`~.calibration.SEEN_SPLITS` are read; a blind split registered later 
 Run ``python -m safehold.grooming.writers [--baseline] [--held holdout5,holdout4]``:
 one JSON line per held writer and detector (``--baseline``: the packaged models as they are,
 which is only a blind figure for models fitted without the held writer, as rounds 1-5's were).
-About five to nine minutes on two shared cores for the five writers. Needs
+About 15 to 20 minutes on two shared cores for the six writers. Needs
 ``safehold[embeddings,grooming]``.
 """
 
@@ -42,8 +42,9 @@ from safehold.grooming.indicator_model import IndicatorModel
 from safehold.grooming.risk import RiskModel
 
 #: Writers with their own template file, held out in turn (round 6; ``holdout4`` since
-#: round 7, ``holdout5`` since round 8, ``holdout6`` since round 9).
-HELD_WRITERS = ("holdout6", "holdout5", "holdout4", "holdout3", "holdout2")
+#: round 7, ``holdout5`` since round 8, ``holdout6`` since round 9, ``holdout7`` since
+#: round 10).
+HELD_WRITERS = ("holdout7", "holdout6", "holdout5", "holdout4", "holdout3", "holdout2")
 
 
 @dataclass(frozen=True)
