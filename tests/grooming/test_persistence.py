@@ -108,3 +108,34 @@ def test_stored_state_keeps_repeats_and_reads_old_states(pattern_detector: objec
         "c1", state, detector=monitor.detector, thresholds=RiskThresholds(), skepticism=2
     )
     assert old.evidence.persistence("a") == 0
+
+
+def test_repeats_with_the_parents_included_are_scored_not_overridden() -> None:
+    """Holdout8's diagnostic (after its blind run): an uncle abroad asked three times for a
+    report-card photo, saying the mother wanted it, and persistence put a score of 0.002 at
+    review beside "parents or guardians included: lowers the risk"."""
+    asks = [
+        "your mum said send me a pic of you in the new uniform",
+        "come on send a picture of yourself, your mum wants a photo",
+        "just one photo of you please, your mum asked me",
+        "send me a selfie now so your mum can see it",
+    ]
+    monitor = _monitor()
+    for i, text in enumerate(asks):
+        monitor.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "ok")])
+    assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
+    assert monitor.evidence.senders["a"].protective >= 1
+    assert monitor.evidence.persistent("a") is False
+    risk = monitor.risk
+    # the score decides: the action is what the thresholds give it, no override
+    assert risk.action == RiskThresholds().action(risk.score)
+    assert (
+        "a repeated a request 3 or more times (requests for photos or video): not treated "
+        "as pressure: the parents are included or the other person is an adult" in risk.reasons
+    )
+    # the same requests without the parents: persistence still escalates
+    bare = _monitor()
+    for i, text in enumerate(ASKS[:4]):
+        bare.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "ok")])
+    assert bare.evidence.persistent("a") is True
+    assert bare.risk.action in ("review", "urgent")

@@ -54,7 +54,16 @@ def reasons(evidence: Evidence, sender: str | None, escalation: tuple[str, ...])
         titles = ", ".join(INDICATORS.get(n).title for n in asked)
         more = " or more" if repeats >= PERSISTENCE_CAP else ""
         times = "once" if repeats == 1 and not more else f"{repeats}{more} times"
-        lines.append(f"{sender} repeated a request {times} ({titles}): pressure")
+        # pressure only where it escalates (Evidence.persistent: not to a known adult, and
+        # not with the parents included); otherwise the repeat is stated as a fact
+        why = (
+            "pressure"
+            if repeats < PERSISTENCE_CAP or evidence.persistent(sender)
+            else (
+                "not treated as pressure: the parents are included or the other person is an adult"
+            )
+        )
+        lines.append(f"{sender} repeated a request {times} ({titles}): {why}")
     if len(escalation) >= 2:
         lines.append(f"escalates through {len(escalation)} stages: {' -> '.join(escalation)}")
     features = dict(zip(FEATURE_NAMES, evidence.features(sender), strict=True))

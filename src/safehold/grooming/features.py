@@ -202,8 +202,16 @@ class Evidence:
     def persistent(self, sender: str) -> bool:
         """``sender`` repeated requests :data:`PERSISTENCE_CAP` times to someone not known to
         be an adult (repeated demands on a child are pressure; between adults they are not
-        this engine's concern)."""
-        return self.persistence(sender) >= PERSISTENCE_CAP and not self._partner_adult(sender)
+        this engine's concern), without saying parents are included (``adult_inclusion``:
+        requests made through or in front of the parents are not covert pressure; since
+        2026-11-30, after an uncle's repeated requests for a report-card photo, parents
+        included, were put at review with a score of 0.002). This only drops the override of
+        :meth:`~.risk.RiskThresholds.action`: the score still decides, and a groomer who claims
+        the parents know is scored as before."""
+        if self.persistence(sender) < PERSISTENCE_CAP or self._partner_adult(sender):
+            return False
+        state = self.senders.get(sender)
+        return state is None or not state.protective
 
     def _partner_adult(self, sender: str) -> bool:
         """Every other participant is known to be an adult (declared age or role, or they
