@@ -1,5 +1,5 @@
 """The blind splits with their own template file written by someone who never read the
-detectors (``holdout3`` to ``holdout8``): each adds only its own wording, stays
+detectors (``holdout3`` to ``holdout9``): each adds only its own wording, stays
 disjoint from every other split and from the detector and training data, and generates.
 
 The detector data files are read here as plain text only, to check that no split line was
@@ -146,6 +146,28 @@ BLIND = {
             "quiet_deal": "secrecy",
             "new_normal": "desensitisation",
             "old_enough": "age_gap",
+        },
+        "negative_beats": (7, 10),
+    },
+    "holdout9": {
+        "seed": 12,
+        "paces": [3, 4, 7, 9, 14, 20],
+        "adult_lines": (130, 90),  # 13 banks of 10 templates; 10 situations of 9
+        "fillers": {
+            "roster_spot": "smalltalk_manager",
+            "mod_squad": "smalltalk_mod",
+            "portfolio_ask": "smalltalk_agency",
+            "mum_knows": None,
+            "gift_drop": None,
+            "lonely_hook": None,
+        },
+        "first_stage": {  # briefed: six different stages, none repeating an earlier pace's
+            "roster_spot": "age_probing",
+            "mod_squad": "flattery",
+            "portfolio_ask": "image_request",
+            "mum_knows": "supervision_check",
+            "gift_drop": "gifts",
+            "lonely_hook": "isolation",
         },
         "negative_beats": (7, 10),
     },
