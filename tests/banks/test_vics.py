@@ -106,7 +106,8 @@ def test_malformed_json_ends_with_one_error(shared_data: Path) -> None:
     entries, errors = _split(list(read_vics(io.BytesIO(body[: body.index(md5_b.encode())]))))
     assert [e.value for e in entries] == [md5_a]
     assert len(errors) == 1
-    assert errors[0].message.startswith("malformed JSON after media item 1")
+    # cut off inside item 2 (user test 7: "before any media item" named no item)
+    assert errors[0].message.startswith("malformed JSON inside media item 2 (parse error")
 
 
 def _numbered(count: int, kind: str = "Media") -> bytes:
@@ -193,7 +194,7 @@ def test_an_item_whose_end_cannot_be_known_ends_the_read(damage: bytes, reason: 
     read, errors = _outcome(list(read_vics(io.BytesIO(body))))
     assert read == [1, 2, 3, 4]
     assert len(errors) == 1
-    assert errors[0].startswith(f"malformed JSON after media item 4 ({reason}")
+    assert errors[0].startswith(f"malformed JSON inside media item 5 ({reason}")
     assert errors[0].endswith("; the rest was not read")
 
 
@@ -218,34 +219,115 @@ def test_cases_files_skip_a_bad_media_item_too() -> None:
     assert errors[0].startswith(f"malformed JSON after media item 4 ({PARSE_ERROR})")
 
 
+@pytest.mark.parametrize("element", [b"null", b"7", b'"a string, with a comma"', b"[]"])
+def test_elements_that_are_not_objects_are_counted_before_a_bad_item(element: bytes) -> None:
+    # user test 7, F1: each null, number or string before a malformed item cost the good item
+    # after it, unreported (the skip scan counted only elements that open with a bracket)
+    body = _damaged(_numbered(6).replace(b'{"MediaID": 2, ', b""), 4, DAMAGE["missing comma"][0])
+    body = body.replace(b'"MD5": "' + b"0" * 31 + b'2"}', element)  # item 2: 1, null, 3, bad 4
+    body = body.replace(b'{"MediaID": 6, ', element + b', {"MediaID": 6, ')  # and before 6
+    read, errors = _outcome(list(read_vics(io.BytesIO(body))))
+    assert read == [1, 3, 5, 6]
+    assert errors == [
+        "media item 2 is not a JSON object",
+        f"media item 4: {SYNTAX}; the item was skipped",
+        "media item 6 is not a JSON object",
+    ]
+    cases = _damaged(_numbered(18, "Cases"), 5, DAMAGE["missing comma"][0])
+    cases = cases.replace(b'{"MediaID": 3, "MD5": "' + b"0" * 31 + b'3"}', element)
+    read, errors = _outcome(list(read_vics(io.BytesIO(cases))))
+    assert read == [i for i in range(1, 19) if i not in (3, 5)]
+    assert errors == [
+        "media item 3 is not a JSON object",
+        f"media item 5: {SYNTAX}; the item was skipped",
+    ]
+
+
+def test_a_string_left_open_and_an_empty_array_are_named() -> None:
+    # user test 7, F4/F5: "before any media item" for damage inside item 1; "VICS keeps them
+    # in an array under value" for a value array that is there, empty
+    body = _damaged(_numbered(3), 1, b'{"MediaID": N, "Note": "open, ')
+    read, errors = _outcome(list(read_vics(io.BytesIO(body[:-3]))))
+    assert read == []
+    assert errors == [
+        "malformed JSON inside media item 1 (lexical error: invalid char in json text.);"
+        " the rest was not read"
+    ]
+    (error,) = list(read_vics(io.BytesIO(b'{"@odata.context": "x#Media", "value": [ ]}')))
+    assert isinstance(error, FormatError)
+    assert error.message == 'no media item: the "value" array is empty'
+
+
+@pytest.mark.parametrize("kind", ["string", "number"])
+def test_the_token_bound_is_exact(kind: str) -> None:
+    # user test 7, F4: a string of 1 MiB + 40,000 bytes was accepted (the bound was checked
+    # only while a token was unfinished, so a read's worth of slack)
+    limit = 1024 * 1024
+    for size, ok in ((limit, True), (limit + 1, False), (limit + 40_000, False)):
+        token = b'"' + b"a" * (size - 2) + b'"' if kind == "string" else b"0." + b"1" * (size - 2)
+        body = _doc("US", [{"MediaID": 1, "MD5": "", "Note": "T"}, {"MediaID": 2, "MD5": "x"}])
+        body = body.replace(
+            b'"MD5": "", "Note": "T"', b'"MD5": "' + b"0" * 32 + b'", "Note": ' + token
+        )
+        body = body.replace(b'"MD5": "x"', b'"MD5": "' + b"0" * 31 + b'2"')
+        read, errors = _outcome(list(read_vics(io.BytesIO(body))))
+        if ok:
+            assert (read, errors) == ([0, 2], [])
+        else:
+            assert read == [2]
+            assert errors == [
+                f"media item 1: a string or number over {limit} bytes; the item was skipped"
+            ]
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_one_damaged_byte_anywhere_loses_only_named_items(seed: int) -> None:
     # One byte inserted, deleted or replaced anywhere (strings hold brackets, quotes and
-    # escapes): every item is read once, in order; each one lost is named by an error, or
-    # lies after the one error that ends the read.
+    # escapes; elements that are not objects lie between the items, user test 7): every
+    # item is read once, in order; each one lost is named by an error, or lies after the one
+    # error that ends the read.
     rng = random.Random(seed)
     notes = ["a]b}", 'q"\\', "{[", "x"]
     media = [{"MediaID": i, "MD5": f"{i:032x}", "Note": rng.choice(notes)} for i in range(1, 301)]
-    body = bytearray(_doc("US", media))
+    elements: list[object] = list(media)
+    for _ in range(rng.randrange(4)):
+        elements.insert(rng.randrange(len(elements) + 1), rng.choice([None, 7, "s,]", []]))
+    # The number of each media item's element (what messages name).
+    number = {e["MediaID"]: n for n, e in enumerate(elements, 1) if isinstance(e, dict)}
+    # Where the elements that are not objects are written: damage inside one of them costs the
+    # item after it, named by the damaged element's number (vics.py, module doc).
+    body = bytearray(_doc("US", [{}]).replace(b"[{}]", b"["))
+    scalars: list[range] = []
+    for n, element in enumerate(elements):
+        text = json.dumps(element).encode()
+        if not isinstance(element, dict):
+            scalars.append(range(len(body) - 2 * (n > 0), len(body) + len(text) + 2))
+        body += text + (b", " if n + 1 < len(elements) else b"]}")
     at = rng.randrange(len(body))
     op = rng.choice(["insert", "delete", "replace"])
     if op == "delete":
         del body[at]
     else:
         body[at : at + (op == "replace")] = bytes([rng.choice(b'{}[]",:x\\')])
+    near_scalar = any(at in where for where in scalars)
     read, errors = _outcome(list(read_vics(io.BytesIO(bytes(body)))))
     assert read == sorted(set(read))
     named = {int(m.group(1)) for e in errors if (m := re.match(r"media item (\d+)", e))}
-    last = 300
+    last = len(elements)
     if errors and errors[-1].endswith("was not read"):
         stop = re.match(
-            r"malformed JSON (after media item (\d+)|before any media item)", errors[-1]
+            r"malformed JSON (after media item (\d+)|inside media item (\d+)|before any media"
+            r" item)",
+            errors[-1],
         )
         assert stop is not None
-        last = int(stop.group(2) or 0)
-        assert max(read, default=0) <= last
+        last = int(stop.group(2) or 0) or max(int(stop.group(3) or 1) - 1, 0)
+        assert max((number[i] for i in read), default=0) <= last
     assert not [e for e in errors[:-1] if e.endswith("was not read")]
-    assert set(range(1, last + 1)) - set(read) <= named
+    lost = {number[i] for i in range(1, 301) if number[i] <= last} - {number[i] for i in read}
+    if near_scalar:  # named by the damaged element's number: the one before it
+        lost = {n - 1 if n - 1 not in number.values() else n for n in lost}
+    assert lost <= named
 
 
 def test_a_stream_that_cannot_be_cut_reads_on_after_a_bad_item(bank_service: BankService) -> None:

@@ -17,17 +17,25 @@ codes are never translated between schemes). A bad media item is reported by its
 (``media item 12 (MediaID 40)``): JSON has no useful line numbers.
 
 A malformed media item (a syntax error inside it, or one past a bound of
-``formats.json_bounds``: nested over 32 deep, a string over 1 MiB, the item over 4 MiB) is one
-error naming it (``media item 1400: malformed JSON (...); the item was skipped``), and the
-items after it are read: the bad item is skipped by scanning, not parsed (the bracket depths of
-``json_bounds.bracket_depths``, strings skipped, one chunk in memory at a time) up to the
-bracket that closes it at the media item depth, and a fresh parser reads on from there with
+``formats.json_bounds``: nested over 32 deep, a string or number over 1 MiB, the item over 4
+MiB) is one error naming it (``media item 1400: malformed JSON (...); the item was skipped``),
+and the items after it are read: the bad item is skipped by scanning, not parsed (the bracket
+depths of ``json_bounds.bracket_depths``, strings skipped, one chunk in memory at a time) up to
+the bracket that closes it at the media item depth, and a fresh parser reads on from there with
 the item replaced by a placeholder. Where the boundary cannot be known (a string that never
 ends, as after a stray ``"``; brackets that never balance or do not match; damage outside the
-media items, in the document's head or between two cases) the read ends with one error
-naming the last media item read or skipped (``the rest was not read``). Which item is bad is
-known from how many items the parser read: damage between two items (a missing comma)
-costs the item after it. The scan counts the objects at the media depth as media items; where
+media items, in the document's head or between two cases) the read ends with one error naming
+the item the damage lies in (``inside media item 5``), else the last media item read or skipped
+(``after media item 4``; ``the rest was not read``).
+
+Every element of the media array is a media item, numbered in order: an object, or anything
+else (``null``, a number, a string, an array: ``media item 2 is not a JSON object``), as the
+cut pass of ``banks.vics_parts`` counts them. Which item is bad is known from how many
+elements the parser read; the scan, which sees only brackets, is given the count of those
+that open with one (objects and arrays). Damage between two items (a missing comma) costs the
+item after it, and so does damage inside an element without brackets (``nul``): it is
+reported under that element's number, and the items after it are numbered one lower than
+their place in the file. The scan counts the objects at the media depth as media items; where
 it sees another array there (a ``#Cases`` case's ``"Tags": [{...}]``, or a damaged
 ``"Media"`` key) the read ends as above, but one opened before the chunk the scan starts
 from goes unseen and shifts the count. Two damages whose brackets balance each other (a
@@ -182,10 +190,12 @@ def read_vics_rows(
     body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
     source = _Replay(body, binary)
     first_item, last_item = items
-    position = first_item - 1
+    position = first_item - 1  # elements of the media array read (of any kind)
+    scalars = 0  # of them, those that are not an object or array (no bracket to scan for)
 
     def items_read() -> int:
-        return position
+        # What the skip scan counts: the elements that open with a bracket.
+        return position - scalars
 
     resumed = 0  # bytes of the stream's start known good: a stand-in for a skipped item
     while True:
@@ -197,14 +207,20 @@ def read_vics_rows(
             for media in media_items:
                 position += 1
                 if not isinstance(media, dict):
+                    scalars += not isinstance(media, list)
                     yield FormatError(f"media item {position} is not a JSON object")
                     continue
                 yield from _media_rows(media, position, media.get("MediaID"), builder, layout)
         except (ijson.JSONError, JsonBoundError) as exc:
             bound = isinstance(exc, JsonBoundError)
-            rest = _skip_bad_item(stream, position, layout.prefix, bound, resumed)
-            if rest is None:
-                after = f"after media item {position}" if position else "before any media item"
+            rest = _skip_bad_item(stream, position - scalars, layout.prefix, bound, resumed)
+            if not isinstance(rest, bytes):
+                if rest:  # the bad item opened, its end is unknown
+                    after = f"inside media item {position + 1}"
+                elif position:
+                    after = f"after media item {position}"
+                else:
+                    after = "before any media item"
                 unread = "the rest was not read"
                 if last_item is not None:  # a part: the parts after it are read
                     unread = f"the rest up to media item {last_item} was not read"
@@ -224,7 +240,7 @@ def read_vics_rows(
 
 def _skip_bad_item(
     stream: BoundedJson, items_read: int, prefix: str, bound: bool, trusted: int
-) -> bytes | None:
+) -> bytes | bool:
     """After a parse error of ``stream`` (``bound``: a :class:`JsonBoundError`), skip the bad
     media item: the item after the ``items_read``-th, which opens in the bytes handed to the
     parser (a syntax error lies inside them; a bound error is raised before the item that
@@ -234,9 +250,14 @@ def _skip_bad_item(
     on a chunk at a time (bounded memory). ``trusted``: the stream's first bytes stand in for
     an item skipped before (as if an item ended there); 0 for none.
 
+    ``items_read`` counts only the elements of the media array that open with a bracket (an
+    object or array; ``null``, numbers and strings have none to scan for): the reader passes
+    its count of elements less those.
+
     Returns:
         the bytes the scan read after that closing bracket (the stream's source holds the
-        rest); None when the boundary cannot be known (module doc): the rest is not read.
+        rest); where the boundary cannot be known (module doc; the rest is not read), True
+        when the bad item was seen to open (the damage lies inside it), else False.
     """
     item_depth = stream.item_depth
     unparsed = stream.unparsed()
@@ -264,16 +285,16 @@ def _skip_bad_item(
                 continue
             if inside:  # the first such bracket closes the bad item
                 if bad_open is not None and data[bad_open] + 2 != chunk[where - start]:
-                    return None  # "{" closed by "]": the brackets do not balance
+                    return True  # "{" closed by "]": the brackets do not balance
                 return chunk[where - start + 1 :]
             if where > limit:
-                return None  # the bad item would open after the error: damage outside items
+                return False  # the bad item would open after the error: damage outside items
             if (
                 opening
                 and int(depths[i]) == item_depth - 1
                 and _foreign(chunk, where - start, prefix)
             ):
-                return None  # objects at the item depth that are not items: the count fails
+                return False  # objects at the item depth that are not items: the count fails
             if closes:
                 if not opening and int(depths[i]) == item_depth - 1:
                     closes -= 1
@@ -281,17 +302,17 @@ def _skip_bad_item(
             elif opening and int(depths[i]) == item_depth:
                 bad_open, inside = where, True
                 if structural and not _leads_to_item(data, prev_end, bad_open, unparsed, prefix):
-                    return None
+                    return False
             else:
                 structural = True
         if not inside and start + len(chunk) > limit:
-            return None
+            return False
         if depths.size:
             depth = int(depths[-1])
         in_string ^= bool(quotes % 2)
         start += len(chunk)
         chunk = stream.source.read(_SKIP_CHUNK)
-    return None
+    return inside
 
 
 def _foreign(chunk: bytes, at: int, prefix: str) -> bool:
@@ -354,7 +375,11 @@ def _no_media(head: bytes, layout: VicsLayout) -> str:
     """Why a well-formed JSON document held no media item."""
     if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return 'the top level is not a VICS object ({"value": [media, ...]})'
+    if re.search(rb'"value"\s*+:\s*+\[\s*+\]', head):
+        return 'no media item: the "value" array is empty'
     where = '"value"' if layout.prefix == "value.item" else '"Media" of a case in "value"'
+    if where != '"value"' and re.search(rb'"Media"\s*+:\s*+\[', head):
+        return 'no media item: each case\'s "Media" array is empty'
     return f"no media item: VICS keeps them in an array under {where}"
 
 
