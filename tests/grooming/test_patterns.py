@@ -181,9 +181,51 @@ CASES: dict[str, tuple[list[str], list[str], list[str]]] = {
             "i've emailed your parents",
             "bring your mom or dad",
             "your parents are welcome to come",
+            # round 11: parents on the thread, or come with one
+            "your parents are on this thread too",
+            "parents cc'd",
+            "please come with a parent or guardian",
+            "a parent must attend",
         ],
-        ["don't tell your parents", "your parents are strict", "i have two parents"],
-        ["ask ur parents first", "bring ur mom", "ive emailed ur parents"],
+        [
+            "don't tell your parents",
+            "your parents are strict",
+            "i have two parents",
+            "come without your parents",
+            "your parents are on their phones all day",
+        ],
+        [
+            "ask ur parents first",
+            "bring ur mom",
+            "ive emailed ur parents",
+            "ur parents r on this thread 2",
+            "come w1th a parent",
+        ],
+    ),
+    "stated_purpose": (
+        [
+            "send a passport photo for the registration form",
+            "how old are you? it goes on the print",
+            "what is your date of birth, we need it for the exam board",
+            "your photo goes on your student card",
+            "the school office needs your candidate number",
+        ],
+        [
+            # a groomer's own purposes, and age or photo asks with no administrative purpose
+            "send a pic so i can see u",
+            "its for my collection, send one for the registration form",
+            "how old are you",
+            "just for me ok, a passport photo",
+            "nice, we can use it for the poster",
+            "which age group do you play in",
+            "people my age are so boring, i'd rather talk to you",
+        ],
+        [
+            "send a passp0rt photo for the registration f0rm",
+            "how old r u? it goes on the pr1nt",
+            "wats ur d.o.b for the exam board",
+            "ur pic goes on ur student card",
+        ],
     ),
     "family_relation": (
         ["thanks grandma", "love you too dad", "lots of love, auntie meg", "from uncle ray and me"],

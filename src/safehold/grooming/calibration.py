@@ -103,17 +103,23 @@ CONFIDENT = {"embedding": 0.6}
 #: the 2,400 held negatives, ``ln 0.1`` 40, ``ln 0.06`` 24 (1.0 %; mean median read 58.5 %),
 #: ``ln 0.05`` 19 (59.3 %); holdout7's F0.5 stays 0.80-0.82 at every shift; docs/grooming.md,
 #: "Round 10".
-PRIOR_SHIFT = {"embedding": math.log(0.06)}
+#: Round 11: ``ln(0.075)`` (a score of 0.952 becomes 0.6) with ``holdout8`` seen, minors'
+#: account ages and the ``stated_purpose`` protective context: leaving seven writers out,
+#: ``ln 0.06`` flagged 19 of the 2,800 held negatives, ``ln 0.075`` 25 (0.9 %; mean median read
+#: 58.3 %), ``ln 0.1`` 38; without the purpose context ``ln 0.04`` 28 (61.5 %);
+#: docs/grooming.md, "Round 11".
+PRIOR_SHIFT = {"embedding": math.log(0.075)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
 _DISTINCT = FEATURE_NAMES.index("distinct_indicators")
 #: The synthetic splits that are seen (round 7: ``holdout4`` since its blind run in round 6;
 #: round 8: ``holdout5`` since its blind run in round 7; round 9: ``holdout6`` since its blind
-#: run in round 8; round 10: ``holdout7`` since its blind run in round 9): the only ones any fit
+#: run in round 8; round 10: ``holdout7`` since its blind run in round 9; round 11: ``holdout8``
+#: since its blind run in round 10): the only ones any fit
 #: may read. An allow-list, so a blind split registered later is never fitted on by accident:
 #: every split up to the last seen one, in order.
-LAST_SEEN_SPLIT = "holdout7"
+LAST_SEEN_SPLIT = "holdout8"
 SEEN_SPLITS = SPLITS[: SPLITS.index(LAST_SEEN_SPLIT) + 1]
 #: The splits written in ``data/synthetic.toml`` (one writer's wording over rounds 1-5).
 BASE_SPLITS = ("train", "dev", "eval", "holdout")

@@ -63,8 +63,15 @@ CUTOFFS: dict[int, tuple[float, float, float, float]] = {
     # keeps the cases' recall at the full model's 0.867; a wider ramp keeps weak hits weak
     3: (0.64, 0.90, 0.007, 0.0),
 }
-#: Indicators left to the pattern detector: facts (ages, parents included) match exactly.
-_CONTEXT = ("minor_age_disclosed", "adult_inclusion", "family_relation", "age_gap")
+#: Indicators left to the pattern detector: facts (ages, parents included, a stated purpose)
+#: match exactly.
+_CONTEXT = (
+    "minor_age_disclosed",
+    "adult_inclusion",
+    "family_relation",
+    "age_gap",
+    "stated_purpose",
+)
 #: Messages with fewer words get no embedding hits (similarities of one or two words are
 #: noise: "im 13" sits near "are you under eighteen").
 MIN_WORDS = 3

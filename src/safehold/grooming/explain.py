@@ -55,12 +55,13 @@ def reasons(evidence: Evidence, sender: str | None, escalation: tuple[str, ...])
         more = " or more" if repeats >= PERSISTENCE_CAP else ""
         times = "once" if repeats == 1 and not more else f"{repeats}{more} times"
         # pressure only where it escalates (Evidence.persistent: not to a known adult, and
-        # not with the parents included); otherwise the repeat is stated as a fact
+        # not with the parents included or a purpose stated); otherwise the repeat is a fact
         why = (
             "pressure"
             if repeats < PERSISTENCE_CAP or evidence.persistent(sender)
             else (
-                "not treated as pressure: the parents are included or the other person is an adult"
+                "not treated as pressure: the parents are included, an administrative purpose "
+                "is stated, or the other person is an adult"
             )
         )
         lines.append(f"{sender} repeated a request {times} ({titles}): {why}")
@@ -75,8 +76,8 @@ def reasons(evidence: Evidence, sender: str | None, escalation: tuple[str, ...])
         lines.append("the other participant appears to be under 18")
     if state.protective:
         lines.append(
-            f"parents or guardians included ({', '.join(state.protective_ids[:3])}): "
-            "lowers the risk"
+            "parents or guardians included, or an administrative purpose stated "
+            f"({', '.join(state.protective_ids[:3])}): lowers the risk"
         )
     if features["family"]:
         ids = [i for s in evidence.senders.values() for i in s.family_ids][:3]

@@ -9,10 +9,11 @@ how many stages they span, whether the stages appear in grooming order (escalati
 is one-sided (peers ask each other's age; groomers ask and do not answer), whether it is
 mutual (the other person showed the same behaviours), the age gap (declared ages, or adult
 and minor ages said in the chat), a partner known to be an adult, protective context (parents
-included), **peers** (both minors of about the same age), **family** (someone named a family
-relationship: "thanks nana"; round 5) and **persistence**: a request for photos or sexualised
-talk made again and again, after a refusal or not, is pressure (a design choice: that is how
-a trust-and-safety reviewer reads a repeated demand on a child). Persistence is capped at
+included, or an administrative purpose stated: round 11), **peers** (both minors of about
+the same age), **family** (someone named a family relationship: "thanks nana"; round 5) and
+**persistence**: a request for photos or sexualised talk made again and again, after a
+refusal or not, is pressure (a design choice: that is how a trust-and-safety reviewer reads
+a repeated demand on a child). Persistence is capped at
 :data:`PERSISTENCE_CAP` repeats, so one message pasted ten thousand times weighs what a
 handful of repeats do.
 """
@@ -42,6 +43,11 @@ PEER_YEARS = 2
 NEW_ACCOUNT_DAYS = 7
 #: Repeats of requests counted at most (the score is bounded however often a request is sent).
 PERSISTENCE_CAP = 3
+#: Protective context counted in the ``protective`` feature (one fitted weight, <= 0):
+#: parents included (``adult_inclusion``) and, since round 11, an administrative purpose stated
+#: for a request (``stated_purpose``: a form, a registration, an id card, the prints). Pooled
+#: so the purpose inherits the weight learned from the parents' far more frequent hits.
+PROTECTIVE_CONTEXT = ("adult_inclusion", "stated_purpose")
 _EXCLUSIVITY = {n for n in RISK_INDICATORS if stage_of(n) == Stage.EXCLUSIVITY}
 _SEXUAL = {n for n in RISK_INDICATORS if stage_of(n) == Stage.SEXUAL}
 _APPROACH = {n for n in RISK_INDICATORS if stage_of(n) == Stage.APPROACH}
@@ -110,7 +116,7 @@ class Evidence:
         state = self.senders.setdefault(message.sender, SenderEvidence())
         state.messages += 1
         for hit in hits:
-            if hit.indicator == "adult_inclusion":
+            if hit.indicator in PROTECTIVE_CONTEXT:
                 state.protective += 1
                 _keep(state.protective_ids, message.id)
             elif hit.indicator == "minor_age_disclosed":
@@ -207,7 +213,9 @@ class Evidence:
         2026-11-30, after an uncle's repeated requests for a report-card photo, parents
         included, were put at review with a score of 0.002). This only drops the override of
         :meth:`~.risk.RiskThresholds.action`: the score still decides, and a groomer who claims
-        the parents know is scored as before."""
+        the parents know is scored as before. Since round 11 a stated administrative purpose
+        (``stated_purpose``, counted with it in :data:`PROTECTIVE_CONTEXT`) drops it too: an
+        office asking again for the form's photo is not covert pressure."""
         if self.persistence(sender) < PERSISTENCE_CAP or self._partner_adult(sender):
             return False
         state = self.senders.get(sender)

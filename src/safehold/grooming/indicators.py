@@ -178,6 +178,16 @@ _BUILT_IN = (
         ("hard-negative design, docs/grooming.md (round 5)",),
         polarity="protective",
     ),
+    Indicator(
+        "stated_purpose",
+        Stage.CONTEXT,
+        "administrative purpose stated",
+        "an institution or organiser says what an asked-for photo, age or date of birth is for "
+        "(a form, a registration, an id card, the prints, an age group): protective, counted "
+        "with parents included; lowers the risk, never clears it",
+        ("hard-negative design, docs/grooming.md (round 11)",),
+        polarity="protective",
+    ),
 )
 
 for _indicator in _BUILT_IN:

@@ -278,6 +278,12 @@ def _parts(filled: str) -> list[tuple[str, str]]:
 #: by construction (a user test: a lone age question from a week-old account reached review,
 #: 0.83, on the pattern path).
 BENIGN_NEW_ACCOUNT_SHARE = 0.1
+#: Share of minors' accounts under a week old (round 11): before it minors (the child of every
+#: chat, both people of ``minors`` negatives) had no account age, so among the senders only
+#: groomers and benign adults could be new and a new account still marked a groomer (a user
+#: test: a lone age question from a 3-day account, 0.72, review, on the pattern path). Children
+#: make new accounts often; the rest are 7-1500 days old.
+MINOR_NEW_ACCOUNT_SHARE = 0.15
 
 
 def _people(
@@ -288,24 +294,36 @@ def _people(
     Benign adults (``adults``: both people; ``adult_minor``: the adult) get an account age
     too since round 10: :data:`BENIGN_NEW_ACCOUNT_SHARE` under 7 days, the rest 7-2000 days,
     drawn from their own generator seeded by ``conv_id`` (``<split>-<n>``), so that every
-    draw of ``rng`` (messages, ages, grooming accounts) is what it was before.
+    draw of ``rng`` (messages, ages, grooming accounts) is what it was before. Minors (the
+    child of every chat, both people of ``minors``) get one since round 11 from another
+    generator of their own (seeded ``<conv_id>:minor_account``):
+    :data:`MINOR_NEW_ACCOUNT_SHARE` under 7 days, the rest 7-1500 days.
     """
     accounts = random.Random(f"{conv_id}:account")
+    minor_accounts = random.Random(f"{conv_id}:minor_account")
 
     def benign_account() -> float:
         if accounts.random() < BENIGN_NEW_ACCOUNT_SHARE:
             return accounts.uniform(0, 7)
         return accounts.uniform(7, 2000)
 
+    def minor_account() -> float:
+        if minor_accounts.random() < MINOR_NEW_ACCOUNT_SHARE:
+            return minor_accounts.uniform(0, 7)
+        return minor_accounts.uniform(7, 1500)
+
     child_age = rng.randint(11, 15) if rng.random() < 0.4 else None
     if people == "grooming":
         roll = rng.random()
         a_age = rng.randint(15, 17) if roll < 0.2 else rng.randint(22, 50) if roll < 0.4 else None
         account = rng.uniform(0, 6) if rng.random() < 0.3 else rng.uniform(7, 900)
-        return Participant(a_id, a_age, account), Participant(b_id, child_age)
+        return Participant(a_id, a_age, account), Participant(b_id, child_age, minor_account())
     if people == "minors":
         a_age = rng.randint(11, 15) if rng.random() < 0.4 else None
-        return Participant(a_id, a_age), Participant(b_id, child_age)
+        return (
+            Participant(a_id, a_age, minor_account()),
+            Participant(b_id, child_age, minor_account()),
+        )
     if people == "adults":
         return (
             Participant(
@@ -317,7 +335,7 @@ def _people(
         )
     a_age = rng.randint(28, 55) if rng.random() < 0.4 else None
     rng.uniform(30, 2000)  # rounds 1-9 drew the account age here; kept so later draws stay put
-    return Participant(a_id, a_age, benign_account()), Participant(b_id, child_age)
+    return Participant(a_id, a_age, benign_account()), Participant(b_id, child_age, minor_account())
 
 
 def obfuscate(rng: random.Random, text: str) -> str:
