@@ -30,6 +30,14 @@ def _monitor(b_age: int | None = 13) -> ConversationMonitor:
     return ConversationMonitor("c1", participants=[Participant("a"), Participant("b", b_age)])
 
 
+def _asked(asks: list[str]) -> ConversationMonitor:
+    """A monitor after ``a`` made each request of ``asks`` and a 13-year-old ``b`` said ok."""
+    monitor = _monitor()
+    for i, text in enumerate(asks):
+        monitor.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "ok")])
+    return monitor
+
+
 def test_asking_again_after_refusals_escalates_to_review() -> None:
     monitor = _monitor()
     actions = []
@@ -129,9 +137,7 @@ def test_repeats_with_the_parents_included_are_scored_not_overridden() -> None:
         "just one photo of you please, your mum asked me",
         "send me a selfie now so your mum can see it",
     ]
-    monitor = _monitor()
-    for i, text in enumerate(asks):
-        monitor.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "ok")])
+    monitor = _asked(asks)
     assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
     assert monitor.evidence.senders["a"].protective >= 1
     assert monitor.evidence.persistent("a") is False
@@ -144,9 +150,7 @@ def test_repeats_with_the_parents_included_are_scored_not_overridden() -> None:
         "other person is an adult" in risk.reasons
     )
     # the same requests without the parents: persistence still escalates
-    bare = _monitor()
-    for i, text in enumerate(ASKS[:4]):
-        bare.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "ok")])
+    bare = _asked(ASKS[:4])
     assert bare.evidence.persistent("a") is True
     assert bare.risk.action in ("review", "urgent")
 
@@ -161,9 +165,7 @@ def test_repeats_with_a_stated_purpose_are_scored_not_overridden() -> None:
         "just one photo of you please, for the id card",
         "send me a selfie now for the registration form",
     ]
-    monitor = _monitor()
-    for i, text in enumerate(asks):
-        monitor.append([Message(f"a{i}", "a", text), Message(f"b{i}", "b", "ok")])
+    monitor = _asked(asks)
     assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
     assert monitor.evidence.senders["a"].protective == 4
     assert monitor.evidence.senders["a"].protective_ids == ["a0", "a1", "a2", "a3"]
