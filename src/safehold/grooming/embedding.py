@@ -36,7 +36,7 @@ from platformdirs import user_cache_path
 from safehold.errors import ConfigurationError
 from safehold.grooming.detector import DETECTORS, Detector, Hit
 from safehold.grooming.indicator_model import PATTERN_INDICATORS, model_for
-from safehold.grooming.indicators import INDICATORS
+from safehold.grooming.indicators import INDICATORS, PATTERN_ONLY
 from safehold.grooming.normalize import normalize
 from safehold.grooming.onnx_encoder import FULL_LAYERS, OnnxSentenceEncoder
 
@@ -65,13 +65,7 @@ CUTOFFS: dict[int, tuple[float, float, float, float]] = {
 }
 #: Indicators left to the pattern detector: facts (ages, parents included, a stated purpose)
 #: match exactly.
-_CONTEXT = (
-    "minor_age_disclosed",
-    "adult_inclusion",
-    "family_relation",
-    "age_gap",
-    "stated_purpose",
-)
+_CONTEXT = PATTERN_ONLY
 #: Messages with fewer words get no embedding hits (similarities of one or two words are
 #: noise: "im 13" sits near "are you under eighteen").
 MIN_WORDS = 3

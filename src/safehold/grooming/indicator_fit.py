@@ -43,17 +43,12 @@ from numpy.typing import NDArray
 
 from safehold.grooming.calibration import SEEN_SPLITS
 from safehold.grooming.indicator_model import NONE, PACKAGED, IndicatorModel, with_memory
+from safehold.grooming.indicators import PATTERN_ONLY
 from safehold.grooming.normalize import normalize
 from safehold.grooming.synthetic import obfuscate, template_lines
 
 #: Indicators the model learns: the embedding detector's (facts stay with the patterns).
-SKIPPED = (
-    "age_gap",
-    "minor_age_disclosed",
-    "adult_inclusion",
-    "family_relation",
-    "stated_purpose",
-)
+SKIPPED = PATTERN_ONLY
 #: Negative banks left out of the line model (round 5): their lines show the behaviours on
 #: purpose (a relative asks for a photo of the jumper, a friend asks if the parents are home),
 #: and the conversation's context (family, peers) is what makes them benign, which the risk

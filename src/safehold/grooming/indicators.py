@@ -183,7 +183,7 @@ _BUILT_IN = (
         Stage.CONTEXT,
         "administrative purpose stated",
         "an institution or organiser says what an asked-for photo, age or date of birth is for "
-        "(a form, a registration, an id card, the prints, an age group): protective, counted "
+        "(a form, a registration, an id card, the prints): protective, counted "
         "with parents included; lowers the risk, never clears it",
         ("hard-negative design, docs/grooming.md (round 11)",),
         polarity="protective",
@@ -196,6 +196,17 @@ for _indicator in _BUILT_IN:
 #: Names of the indicators that raise risk, in stage order.
 RISK_INDICATORS: tuple[str, ...] = tuple(
     i.name for i in sorted(_BUILT_IN, key=lambda i: i.stage) if i.polarity == "risk"
+)
+
+#: Facts left to the pattern detector on every path (ages said, parents included, a relative
+#: named, a stated purpose, an age gap): they match exactly, so the embedding detector takes
+#: them from the patterns and the learned line model is not fitted on them.
+PATTERN_ONLY: tuple[str, ...] = (
+    "minor_age_disclosed",
+    "adult_inclusion",
+    "family_relation",
+    "age_gap",
+    "stated_purpose",
 )
 
 
