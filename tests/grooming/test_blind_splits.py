@@ -1,5 +1,5 @@
 """The blind splits with their own template file written by someone who never read the
-detectors (``holdout3`` to ``holdout9``): each adds only its own wording, stays
+detectors (``holdout3`` to ``holdout10``): each adds only its own wording, stays
 disjoint from every other split and from the detector and training data, and generates.
 
 The detector data files are read here as plain text only, to check that no split line was
@@ -168,6 +168,28 @@ BLIND = {
             "mum_knows": "supervision_check",
             "gift_drop": "gifts",
             "lonely_hook": "isolation",
+        },
+        "negative_beats": (7, 10),
+    },
+    "holdout10": {
+        "seed": 13,
+        "paces": [3, 5, 8, 11, 15, 21],
+        "adult_lines": (130, 90),  # 13 banks of 10 templates; 10 situations of 9
+        "fillers": {
+            "hagwon_helper": "smalltalk_hagwon",
+            "cover_unnie": "smalltalk_cover",
+            "court_planner": "smalltalk_quince",
+            "contest_pics": None,
+            "mom_said_yes": None,
+            "quiet_rush": None,
+        },
+        "first_stage": {  # briefed: six different stages, no (stage, pace) of an earlier split
+            "hagwon_helper": "gifts",
+            "cover_unnie": "flattery",
+            "court_planner": "age_probing",
+            "contest_pics": "image_request",
+            "mom_said_yes": "meeting",
+            "quiet_rush": "secrecy",
         },
         "negative_beats": (7, 10),
     },

@@ -21,7 +21,8 @@ that split is generated. ``holdout3`` (seed 6) is a third, written the same way 
 ``data/synthetic_holdout6.toml``; ``holdout7`` (seed 10) a seventh, in
 ``data/synthetic_holdout7.toml``; ``holdout8`` (seed 11) an eighth, in
 ``data/synthetic_holdout8.toml``; ``holdout9`` (seed 12) a ninth, in
-``data/synthetic_holdout9.toml``. See ``docs/grooming.md``.
+``data/synthetic_holdout9.toml``; ``holdout10`` (seed 13) a tenth, in
+``data/synthetic_holdout10.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ SPLITS = (
     "holdout7",
     "holdout8",
     "holdout9",
+    "holdout10",
 )
 SPLIT_SEEDS = {
     "train": 1,
@@ -66,6 +68,7 @@ SPLIT_SEEDS = {
     "holdout7": 10,
     "holdout8": 11,
     "holdout9": 12,
+    "holdout10": 13,
 }
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
@@ -81,6 +84,7 @@ DEFAULT_SIZES = {
     "holdout7": (200, 400),
     "holdout8": (200, 400),
     "holdout9": (200, 400),
+    "holdout10": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
 SPLIT_TEMPLATE_FILES = {
@@ -92,6 +96,7 @@ SPLIT_TEMPLATE_FILES = {
     "holdout7": "data/synthetic_holdout7.toml",
     "holdout8": "data/synthetic_holdout8.toml",
     "holdout9": "data/synthetic_holdout9.toml",
+    "holdout10": "data/synthetic_holdout10.toml",
 }
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}

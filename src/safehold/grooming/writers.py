@@ -43,8 +43,12 @@ from safehold.grooming.risk import RiskModel
 
 #: Writers with their own template file, held out in turn (round 6; ``holdout4`` since
 #: round 7, ``holdout5`` since round 8, ``holdout6`` since round 9, ``holdout7`` since
-#: round 10, ``holdout8`` since round 11).
-HELD_WRITERS = ("holdout8", "holdout7", "holdout6", "holdout5", "holdout4", "holdout3", "holdout2")
+#: round 10, ``holdout8`` since round 11, ``holdout9`` since round 12).
+HELD_WRITERS = (
+    "holdout9",
+    "holdout8", "holdout7", "holdout6", "holdout5", "holdout4", "holdout3",
+    "holdout2",
+)
 
 
 @dataclass(frozen=True)
