@@ -108,7 +108,11 @@ CONFIDENT = {"embedding": 0.6}
 #: ``ln 0.06`` flagged 19 of the 2,800 held negatives, ``ln 0.075`` 25 (0.9 %; mean median read
 #: 58.3 %), ``ln 0.1`` 38; without the purpose context ``ln 0.04`` 28 (61.5 %);
 #: docs/grooming.md, "Round 11".
-PRIOR_SHIFT = {"embedding": math.log(0.075)}
+#: Round 12: ``ln(0.05)`` (a score of 0.968 becomes 0.6) with ``holdout9`` seen: leaving eight
+#: writers out, ``ln 0.05`` flagged 27 of the 3,200 held negatives (0.84 %; mean median read
+#: 59.0 %), ``ln 0.06`` 35 (58.1 %), ``ln 0.075`` 46 (57.0 %), ``ln 0.1`` 69 (55.7 %); adding
+#: holdout9's lines raised holdout8's false positives (4-6 %); docs/grooming.md, "Round 12".
+PRIOR_SHIFT = {"embedding": math.log(0.05)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
