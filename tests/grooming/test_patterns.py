@@ -193,6 +193,12 @@ CASES: dict[str, tuple[list[str], list[str], list[str]]] = {
             "i have two parents",
             "come without your parents",
             "your parents are on their phones all day",
+            # after holdout10's blind run: a parent's approval claimed by the sender includes
+            # no parent (a groomer's way past a child's doubt); relaying a request still counts
+            "your mom said it's fine, i'll pick you up",
+            "your dad already knows i'm helping you",
+            "your parents said you can stay over",
+            "ur mum is ok with it",
         ],
         [
             "ask ur parents first",
