@@ -46,7 +46,12 @@ from safehold.grooming.risk import RiskModel
 #: round 10, ``holdout8`` since round 11, ``holdout9`` since round 12).
 HELD_WRITERS = (
     "holdout9",
-    "holdout8", "holdout7", "holdout6", "holdout5", "holdout4", "holdout3",
+    "holdout8",
+    "holdout7",
+    "holdout6",
+    "holdout5",
+    "holdout4",
+    "holdout3",
     "holdout2",
 )
 
