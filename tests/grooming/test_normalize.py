@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from safehold.grooming.normalize import SpellingCorrector, normalize, squeeze
@@ -56,3 +58,19 @@ def test_spelling_corrector_fixes_one_edit_only() -> None:
     assert corrector.correct("your parentss") == "your parents"  # insertion
     assert corrector.correct("a sacrat thing") == "a sacrat thing"  # two edits: unchanged
     assert corrector.correct("pets") == "pets"  # short words are never corrected
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_ascii_fast_path_gives_what_the_unicode_steps_give(plain: bool) -> None:
+    # ASCII text skips NFKC/NFKD and the per-character emoji pass; a zero-width space (which
+    # those steps delete) sends the same text down the full path, and the results must agree
+    rng = random.Random(7)
+    alphabet = [chr(i) for i in range(32, 127)]
+    samples = ["wh^t r u d0ing `later`", "how oooold r u?? ^^", "s.e.n.d it", "i'm 13 :)"]
+    samples += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))) for _ in range(3000)
+    ]
+    for text in samples:
+        assert text.isascii()
+        assert normalize(text, plain=plain) == normalize(text + "\u200b", plain=plain), text
+    assert normalize("wh^t `now`") == "wh t now"
