@@ -1,4 +1,4 @@
-"""Helpers for the tests of splits with their own template file (``holdout2`` to ``holdout10``):
+"""Helpers for the tests of splits with their own template file (``holdout2`` to ``holdout11``):
 reading the file, its banks and lines, and regexes that recognise its generated lines."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The blind splits with their own template file written by someone who never read the
-detectors (``holdout3`` to ``holdout10``): each adds only its own wording, stays
+detectors (``holdout3`` to ``holdout11``): each adds only its own wording, stays
 disjoint from every other split and from the detector and training data, and generates.
 
 The detector data files are read here as plain text only, to check that no split line was
@@ -190,6 +190,30 @@ BLIND = {
             "contest_pics": "image_request",
             "mom_said_yes": "meeting",
             "quiet_rush": "secrecy",
+        },
+        "negative_beats": (7, 10),
+    },
+    "holdout11": {
+        "seed": 14,
+        "paces": [3, 4, 6, 10, 13, 19],
+        "adult_lines": (130, 90),  # 13 banks of 10 templates; 10 situations of 9
+        "fillers": {
+            "homework_volunteer": "smalltalk_devoirs",
+            "academy_agent": "smalltalk_centre",
+            "event_host": "smalltalk_soiree",
+            "dare_chain": None,
+            "age_upfront": None,
+            "wave_drop": None,
+        },
+        # briefed: six different stages, no (stage, pace) of an earlier split, three rushes
+        # (3, 4 and 6 beats), one opening with no rapport at all
+        "first_stage": {
+            "homework_volunteer": "age_probing",
+            "academy_agent": "image_request",
+            "event_host": "platform_move",
+            "dare_chain": "desensitisation",
+            "age_upfront": "age_gap",
+            "wave_drop": "gifts",
         },
         "negative_beats": (7, 10),
     },

@@ -191,3 +191,32 @@ def test_minors_have_account_ages_and_other_draws_are_unchanged() -> None:
     ]
     assert len(children) == 300  # one child in each of train's 300 grooming chats
     assert all(age is not None for age in children)
+
+
+class _DropEverything(random.Random):
+    """A generator whose every ``random()`` is 0.99: every beat is dropped (keep <= 0.85)."""
+
+    def random(self) -> float:
+        return 0.99
+
+
+@pytest.mark.parametrize("family", ["slow", "sextortion", "tutoring"])
+def test_a_conversation_keeps_a_beat_of_its_own_kind(family: str) -> None:
+    # holdout11's author found a 3-beat rush whose three beats the generator had all dropped
+    # (0.15 ** 3): small talk labelled grooming. The first beat of the family's own kind is now
+    # kept, drawn from a generator of its own (seeded by the conversation id), so every other
+    # conversation stays byte for byte the same: generated splits are unchanged but for the
+    # three conversations where it happened (holdout2-292, holdout4-358, holdout11-141).
+    from safehold.grooming.synthetic import _conversation, _exchange
+
+    data = load_templates()
+    split = "eval" if family != "sextortion" else "holdout"
+    grooming = family != "tutoring"
+    conv = _conversation(
+        _DropEverything(1), data, split, family, "c1", "c1a", "c1b", grooming, obfuscation=0.0
+    )
+    first = next(b for b in data["families"][family]["beats"] if b != "smalltalk")
+    kept = _exchange(random.Random("c1:kept_beat"), data, split, first, grooming=grooming)
+    texts = [m.text for m in conv.messages]
+    assert texts[2 : 2 + len(kept)] == [text for _, text in kept]
+    assert len(texts) > 2 + len(kept)  # the closing small talk follows

@@ -22,7 +22,8 @@ that split is generated. ``holdout3`` (seed 6) is a third, written the same way 
 ``data/synthetic_holdout7.toml``; ``holdout8`` (seed 11) an eighth, in
 ``data/synthetic_holdout8.toml``; ``holdout9`` (seed 12) a ninth, in
 ``data/synthetic_holdout9.toml``; ``holdout10`` (seed 13) a tenth, in
-``data/synthetic_holdout10.toml``. See ``docs/grooming.md``.
+``data/synthetic_holdout10.toml``; ``holdout11`` (seed 14) an eleventh, in
+``data/synthetic_holdout11.toml``. See ``docs/grooming.md``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ SPLITS = (
     "holdout8",
     "holdout9",
     "holdout10",
+    "holdout11",
 )
 SPLIT_SEEDS = {
     "train": 1,
@@ -69,6 +71,7 @@ SPLIT_SEEDS = {
     "holdout8": 11,
     "holdout9": 12,
     "holdout10": 13,
+    "holdout11": 14,
 }
 #: Default sizes per split: (grooming, negative) conversations.
 DEFAULT_SIZES = {
@@ -85,6 +88,7 @@ DEFAULT_SIZES = {
     "holdout8": (200, 400),
     "holdout9": (200, 400),
     "holdout10": (200, 400),
+    "holdout11": (200, 400),
 }
 #: Splits with their own template file, merged over ``data/synthetic.toml`` for that split only.
 SPLIT_TEMPLATE_FILES = {
@@ -97,6 +101,7 @@ SPLIT_TEMPLATE_FILES = {
     "holdout8": "data/synthetic_holdout8.toml",
     "holdout9": "data/synthetic_holdout9.toml",
     "holdout10": "data/synthetic_holdout10.toml",
+    "holdout11": "data/synthetic_holdout11.toml",
 }
 _SLOT = re.compile(r"\{(\w+)\}")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
@@ -234,21 +239,34 @@ def _conversation(
         ("A", rng.choice(["hey", "hi", "hello", "heyy", "yo"])),
         ("B", rng.choice(["hi", "hey", "hii", "sup"])),
     ]
+    kept = 0  # beats of the family's own kind (indicators or the situation) kept
     for beat in spec["beats"]:
         keep = 0.7 if beat == "smalltalk" else 0.85
         if rng.random() > keep:
             continue
         for _ in range(rng.randint(0, 2)):
             lines.extend(_exchange(rng, data, split, filler))
+        kept += beat != "smalltalk"
         beat = filler if beat == "smalltalk" else beat
         lines.extend(_exchange(rng, data, split, beat, grooming=is_grooming))
+    own = [beat for beat in spec["beats"] if beat != "smalltalk"]
+    # Every beat of its kind dropped (a 3-beat rush: 0.15 ** 3) would leave small talk
+    # labelled grooming, or no hard negative at all: its first beat is kept, its lines drawn
+    # (words, obfuscation, times) from a generator of their own so that every other
+    # conversation stays byte for byte the same.
+    spare = random.Random(f"{conv_id}:kept_beat")
+    extra = range(len(lines), len(lines))
+    if own and not kept:
+        lines.extend(_exchange(spare, data, split, own[0], grooming=is_grooming))
+        extra = range(extra.start, len(lines))
     lines.extend(_exchange(rng, data, split, filler))
     start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 500_000))
     messages = []
     for n, (who, text) in enumerate(lines):
-        if who == "A" and rng.random() < obfuscation:
-            text = obfuscate(rng, text)
-        start += timedelta(seconds=rng.randint(5, 300))
+        draw = spare if n in extra else rng
+        if who == "A" and draw.random() < obfuscation:
+            text = obfuscate(draw, text)
+        start += timedelta(seconds=draw.randint(5, 300))
         messages.append(Message(f"m{n + 1}", a_id if who == "A" else b_id, text, start))
     people = spec.get("people", "adult_minor" if spec["kind"] == "negative" else "grooming")
     a_person, b_person = _people(rng, people, a_id, b_id, conv_id)

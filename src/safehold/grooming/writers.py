@@ -43,8 +43,10 @@ from safehold.grooming.risk import RiskModel
 
 #: Writers with their own template file, held out in turn (round 6; ``holdout4`` since
 #: round 7, ``holdout5`` since round 8, ``holdout6`` since round 9, ``holdout7`` since
-#: round 10, ``holdout8`` since round 11, ``holdout9`` since round 12).
+#: round 10, ``holdout8`` since round 11, ``holdout9`` since round 12,
+#: ``holdout10`` since round 13).
 HELD_WRITERS = (
+    "holdout10",
     "holdout9",
     "holdout8",
     "holdout7",
