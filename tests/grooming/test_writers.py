@@ -145,11 +145,12 @@ def test_unknown_writer_is_refused() -> None:
 
 
 def test_packaged_prior_shift_per_detector() -> None:
-    # round 12: ln 0.05 on the embedding path (round 11: ln 0.075, round 10: ln 0.06, round 9:
-    # ln 0.2, round 8: ln 0.25, rounds 6-7: ln 0.375); a score of 30/31 (0.968) becomes 0.6
+    # round 13: ln 0.06 on the embedding path (round 12: ln 0.05, round 11: ln 0.075, round 10:
+    # ln 0.06, round 9: ln 0.2, round 8: ln 0.25, rounds 6-7: ln 0.375); a score of 25/26
+    # (0.962) becomes 0.6
     shift = calibration.PRIOR_SHIFT["embedding"]
-    assert shift == pytest.approx(math.log(0.05), abs=1e-12)
-    odds = (30 / 31) / (1 / 31) * math.exp(shift)
+    assert shift == pytest.approx(math.log(0.06), abs=1e-12)
+    odds = (25 / 26) / (1 / 26) * math.exp(shift)
     assert odds / (1 + odds) == pytest.approx(0.6, abs=1e-12)
     assert "pattern" not in calibration.PRIOR_SHIFT
 

@@ -112,7 +112,11 @@ CONFIDENT = {"embedding": 0.6}
 #: writers out, ``ln 0.05`` flagged 27 of the 3,200 held negatives (0.84 %; mean median read
 #: 59.0 %), ``ln 0.06`` 35 (58.1 %), ``ln 0.075`` 46 (57.0 %), ``ln 0.1`` 69 (55.7 %); adding
 #: holdout9's lines raised holdout8's false positives (4-6 %); docs/grooming.md, "Round 12".
-PRIOR_SHIFT = {"embedding": math.log(0.05)}
+#: Round 13: ``ln(0.06)`` with ``holdout10`` seen and the embedding risk model reading every
+#: seen split (:data:`RISK_SPLITS`): leaving nine writers out, ``ln 0.05`` flagged 24 of the
+#: 3,600 held negatives (mean median read 58.8 %), ``ln 0.06`` 27 (0.75 %; 57.9 %), ``ln 0.075``
+#: 37 (1.03 %; 56.3 %); docs/grooming.md, "Round 13".
+PRIOR_SHIFT = {"embedding": math.log(0.06)}
 #: Features whose weight must be <= 0 (they lower the risk); "escalation" is free, every other
 #: weight >= 0 (more risk evidence never lowers the score).
 LOWERING = ("protective", "mutual", "partner_adult", "peer_minor", "family")
@@ -137,8 +141,11 @@ FIT_SPLITS = SEEN_SPLITS
 #: the other holdout writer's conversations changed holdout3 0.831 -> 0.818 F0.5, 3.0 % ->
 #: 4.0 % false positives, and holdout2 not at all). Pattern: ``train`` as in rounds 1-5 (fitted
 #: on every seen split it found more, holdout3 recall 0.29 -> 0.42, but flagged 1.25 % and
-#: 5.25 % of the held writers' negatives against 0 % and 1.75 %).
-RISK_SPLITS = {"embedding": BASE_SPLITS, "pattern": ("train",)}
+#: 5.25 % of the held writers' negatives against 0 % and 1.75 %). Round 13: the embedding
+#: path reads every seen split (nine other writers' chats, their rushes included): leaving
+#: nine writers out, at equal pooled false positives (24-27 of 3,600) mean F0.5 0.915 -> 0.935
+#: and F0.5 >= 0.9 on 6 -> 8 writers, mean read 57.6 -> 57.9 %; docs/grooming.md, "Round 13".
+RISK_SPLITS = {"embedding": SEEN_SPLITS, "pattern": ("train",)}
 
 
 def sender_samples(
