@@ -254,11 +254,11 @@ def _conversation(
     # labelled grooming, or no hard negative at all: its first beat is kept, its lines drawn
     # (words, obfuscation, times) from a generator of their own so that every other
     # conversation stays byte for byte the same.
-    spare = random.Random(f"{conv_id}:kept_beat")
-    extra = range(len(lines), len(lines))
+    spare, extra = rng, range(0)
     if own and not kept:
+        spare, first = random.Random(f"{conv_id}:kept_beat"), len(lines)
         lines.extend(_exchange(spare, data, split, own[0], grooming=is_grooming))
-        extra = range(extra.start, len(lines))
+        extra = range(first, len(lines))
     lines.extend(_exchange(rng, data, split, filler))
     start = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 500_000))
     messages = []
