@@ -107,6 +107,8 @@ def one(db: str, file: str, fmt: str, mode: str, limit: int | None) -> dict[str,
         "added": added, "bad": bad, "seconds": seconds, "cpu": _cpu() - cpu,
         "rows_per_s": (added + bad) / seconds,
         "peak_rss_mb": peak_rss_mb(),
+        # An upper bound: a parser's ru_maxrss starts from this process's peak when it was
+        # started (Linux carries it over fork and exec; see peak_rss_mb).
         "parser_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }  # fmt: skip
 
