@@ -12,7 +12,7 @@ from safehold.grooming.features import PERSISTENCE_CAP, Evidence
 from safehold.grooming.model import Conversation, Message, Participant
 from safehold.grooming.monitor_state import dump_monitor, load_monitor
 from safehold.grooming.patterns import PatternDetector
-from safehold.grooming.risk import RiskThresholds
+from safehold.grooming.risk import ConversationRisk, RiskThresholds
 from safehold.grooming.scoring import ConversationMonitor, score_conversation
 
 Chat = Callable[..., Conversation]
@@ -127,6 +127,16 @@ def test_stored_state_keeps_repeats_and_reads_old_states(pattern_detector: objec
     assert old.evidence.persistence("a") == 0
 
 
+def _scored_not_overridden(monitor: ConversationMonitor) -> ConversationRisk:
+    """Asserts that ``a``'s capped repeats are not treated as pressure: the score decides the
+    action (what the thresholds give it, no override); returns the risk."""
+    assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
+    assert monitor.evidence.persistent("a") is False
+    risk = monitor.risk
+    assert risk.action == RiskThresholds().action(risk.score)
+    return risk
+
+
 def test_repeats_with_the_parents_included_are_scored_not_overridden() -> None:
     """Holdout8's diagnostic (after its blind run): an uncle abroad asked three times for a
     report-card photo, saying the mother wanted it, and persistence put a score of 0.002 at
@@ -138,12 +148,8 @@ def test_repeats_with_the_parents_included_are_scored_not_overridden() -> None:
         "send me a selfie now so your mum can see it",
     ]
     monitor = _asked(asks)
-    assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
     assert monitor.evidence.senders["a"].protective >= 1
-    assert monitor.evidence.persistent("a") is False
-    risk = monitor.risk
-    # the score decides: the action is what the thresholds give it, no override
-    assert risk.action == RiskThresholds().action(risk.score)
+    risk = _scored_not_overridden(monitor)
     assert (
         "a repeated a request 3 or more times (requests for photos or video): not treated "
         "as pressure: the parents are included, an administrative purpose is stated, or the "
@@ -166,12 +172,9 @@ def test_repeats_with_a_stated_purpose_are_scored_not_overridden() -> None:
         "send me a selfie now for the registration form",
     ]
     monitor = _asked(asks)
-    assert monitor.evidence.persistence("a") == PERSISTENCE_CAP
     assert monitor.evidence.senders["a"].protective == 4
     assert monitor.evidence.senders["a"].protective_ids == ["a0", "a1", "a2", "a3"]
-    assert monitor.evidence.persistent("a") is False
-    risk = monitor.risk
-    assert risk.action == RiskThresholds().action(risk.score)
+    risk = _scored_not_overridden(monitor)
     assert any(
         r.startswith("parents or guardians included, or an administrative purpose stated (a0,")
         for r in risk.reasons
